@@ -1,0 +1,207 @@
+"""The ledger: one SQLite file, the source of truth for what we blocked, why and until when.
+
+Rows are never deleted: a block that ends gets ``removed`` (time) and ``removed_by``
+(expired, agent, admin, ...), so history is there for repeat-offender escalation and
+audits. At most one active row per address (a partial unique index), which is how a
+second ``add`` extends a block instead of duplicating it.
+
+Writers hold the activeresponse lock; WAL lets readers (``list``) run beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from .errors import StateError
+from .fileutil import check_private, ensure_dir
+from .model import Block, network_of
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blocks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    family INTEGER NOT NULL,
+    created REAL NOT NULL,
+    expires REAL,
+    origin TEXT NOT NULL,
+    alert_id TEXT NOT NULL DEFAULT '',
+    rule_id TEXT NOT NULL DEFAULT '',
+    user TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    hits INTEGER NOT NULL DEFAULT 1,
+    removed REAL,
+    removed_by TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS blocks_one_active ON blocks(address) WHERE removed IS NULL;
+CREATE INDEX IF NOT EXISTS blocks_due ON blocks(expires) WHERE removed IS NULL;
+CREATE INDEX IF NOT EXISTS blocks_history ON blocks(address, created);
+CREATE TABLE IF NOT EXISTS allows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    removed REAL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_BLOCK_COLUMNS = "id, address, created, expires, origin, alert_id, rule_id, user, reason, hits"
+
+
+def _block(row: tuple) -> Block:
+    return Block(
+        network_of(row[1]),
+        id=row[0],
+        created=row[2],
+        expires=row[3],
+        origin=row[4],
+        alert_id=row[5],
+        rule_id=row[6],
+        user=row[7],
+        reason=row[8],
+        hits=row[9],
+    )
+
+
+class Ledger:
+    """Access to the ledger file. Use :meth:`transaction` around every change."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        ensure_dir(os.path.dirname(path) or ".", 0o700)
+        check_private(path, what="ledger")
+        old_umask = os.umask(0o077)  # the db and its -wal/-shm files: 0600
+        try:
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Idempotent, and serialised by BEGIN IMMEDIATE if two processes race.
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"ledger {path}: {exc}") from None
+        finally:
+            os.umask(old_umask)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back
+        on any exception, so a failed firewall change leaves no ledger change behind."""
+        if self._db.in_transaction:
+            yield
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"ledger {self.path}: {exc}") from None
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"ledger {self.path}: commit failed: {exc}") from None
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def active(self, family: int | None = None) -> list[Block]:
+        """Every active block, oldest first (the order ``list`` numbers them in)."""
+        sql = f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE removed IS NULL"
+        args: tuple = ()
+        if family is not None:
+            sql += " AND family = ?"
+            args = (family,)
+        return [_block(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def active_addresses(self, family: int | None = None) -> set[str]:
+        sql = "SELECT address FROM blocks WHERE removed IS NULL"
+        if family is None:
+            return {r[0] for r in self._db.execute(sql)}
+        return {r[0] for r in self._db.execute(sql + " AND family = ?", (family,))}
+
+    def find_active(self, address: str) -> Block | None:
+        row = self._db.execute(
+            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE removed IS NULL AND address = ?",
+            (address,),
+        ).fetchone()
+        return _block(row) if row else None
+
+    def count_active(self) -> int:
+        return self._db.execute("SELECT count(*) FROM blocks WHERE removed IS NULL").fetchone()[0]
+
+    def due(self, now: float) -> list[Block]:
+        """Active blocks whose expiry has passed."""
+        rows = self._db.execute(
+            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE removed IS NULL "
+            "AND expires IS NOT NULL AND expires <= ? ORDER BY id",
+            (now,),
+        )
+        return [_block(r) for r in rows]
+
+    def next_expiry(self) -> float | None:
+        return self._db.execute(
+            "SELECT min(expires) FROM blocks WHERE removed IS NULL AND expires IS NOT NULL"
+        ).fetchone()[0]
+
+    def upsert(self, block: Block) -> tuple[Block, bool]:
+        """Record ``block``. If its address is already blocked, extend that block instead
+        (later expiry wins, permanent stays permanent) and count the hit.
+
+        Returns the stored block and whether it is new.
+        """
+        current = self.find_active(block.address)
+        if current is None:
+            cur = self._db.execute(
+                "INSERT INTO blocks (address, family, created, expires, origin, alert_id, "
+                "rule_id, user, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    block.address,
+                    block.family,
+                    block.created,
+                    block.expires,
+                    block.origin,
+                    block.alert_id,
+                    block.rule_id,
+                    block.user,
+                    block.reason,
+                ),
+            )
+            block.id = cur.lastrowid
+            return block, True
+        if current.expires is not None and (
+            block.expires is None or block.expires > current.expires
+        ):
+            current.expires = block.expires
+        current.hits += 1
+        self._db.execute(
+            "UPDATE blocks SET expires = ?, hits = ? WHERE id = ?",
+            (current.expires, current.hits, current.id),
+        )
+        return current, False
+
+    def close_blocks(self, ids: Iterable[int], now: float, removed_by: str) -> int:
+        """Mark blocks as ended; returns how many were active."""
+        cur = self._db.executemany(
+            "UPDATE blocks SET removed = ?, removed_by = ? WHERE id = ? AND removed IS NULL",
+            [(now, removed_by, i) for i in ids],
+        )
+        return cur.rowcount
+
+    def recent_count(self, address: str, since: float) -> int:
+        """How many blocks of ``address`` were created since ``since`` (repeat offenders)."""
+        return self._db.execute(
+            "SELECT count(*) FROM blocks WHERE address = ? AND created >= ?", (address, since)
+        ).fetchone()[0]

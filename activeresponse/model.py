@@ -1,0 +1,90 @@
+"""The one model of a block, shared by every entry point, the ledger and the backends."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .addresses import network_text
+
+TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
+if TYPE_CHECKING:
+    from .addresses import IPNetwork
+
+ORIGINS = ("ossec", "wazuh", "admin", "import")
+
+
+class Block:
+    """One blocked address or network.
+
+    ``expires`` is a Unix time, or ``None`` for a permanent (admin) block. ``id`` is the
+    ledger row id once stored.
+    """
+
+    __slots__ = (
+        "alert_id",
+        "created",
+        "expires",
+        "hits",
+        "id",
+        "network",
+        "origin",
+        "reason",
+        "rule_id",
+        "user",
+    )
+
+    def __init__(
+        self,
+        network: IPNetwork,
+        *,
+        created: float,
+        expires: float | None,
+        origin: str,
+        alert_id: str = "",
+        rule_id: str = "",
+        user: str = "",
+        reason: str = "",
+        id: int | None = None,
+        hits: int = 1,
+    ) -> None:
+        self.network = network
+        self.created = created
+        self.expires = expires
+        self.origin = origin
+        self.alert_id = alert_id
+        self.rule_id = rule_id
+        self.user = user
+        self.reason = reason
+        self.id = id
+        self.hits = hits
+
+    @property
+    def address(self) -> str:
+        """Canonical text: ``192.0.2.7`` for one address, ``198.51.100.0/24`` for a net."""
+        return network_text(self.network)
+
+    @property
+    def family(self) -> int:
+        return self.network.version
+
+    @property
+    def is_single(self) -> bool:
+        return self.network.prefixlen == self.network.max_prefixlen
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and self.expires <= now
+
+    def __repr__(self) -> str:
+        return f"Block({self.address}, expires={self.expires}, origin={self.origin}, id={self.id})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Block):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def network_of(text: str) -> IPNetwork:
+    """Rebuild a network from its canonical ledger text (already validated on the way in)."""
+    return ipaddress.ip_network(text)
