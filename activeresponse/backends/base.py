@@ -1,0 +1,93 @@
+"""What every firewall backend provides.
+
+A backend reads what the kernel holds (a snapshot), builds a :class:`Batch` from that
+snapshot and the wanted change (pure: no I/O, unit-testable, printable as a dry run),
+and applies a batch atomically with the official batch tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..model import Block
+
+TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..addresses import IPNetwork
+
+FAMILIES = (4, 6)
+
+
+class Step:
+    """One external command of a batch, with its stdin payload."""
+
+    __slots__ = ("argv", "payload")
+
+    def __init__(self, argv: list[str], payload: str) -> None:
+        self.argv = argv
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return f"Step({self.argv!r}, {len(self.payload)} bytes)"
+
+
+class Batch:
+    """The kernel changes of one operation, and a line per change for humans."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.actions: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+    def dry_run(self) -> str:
+        """The exact commands and payloads, for ``--dry-run`` and debugging."""
+        parts = []
+        for step in self.steps:
+            parts.append(f"# {' '.join(step.argv)}\n{step.payload}")
+        return "\n".join(parts)
+
+
+class Backend:
+    """Interface of a firewall backend. ``State`` is backend-specific."""
+
+    name = "base"
+
+    def describe(self) -> str:
+        """Name and variant for ``status``, e.g. ``iptables (nft)``."""
+        return self.name
+
+    def read(self, families: Iterable[int] = FAMILIES) -> Any:
+        """Snapshot what the kernel holds for these families."""
+        raise NotImplementedError
+
+    def plan(
+        self,
+        state: Any,
+        *,
+        add: Iterable[Block] = (),
+        remove: Iterable[IPNetwork] = (),
+    ) -> Batch:
+        """Batch that adds/removes these blocks and keeps the safeguards in place for the
+        families concerned. Pure."""
+        raise NotImplementedError
+
+    def plan_sync(self, state: Any, blocks: Iterable[Block], families: Iterable[int]) -> Batch:
+        """Batch that makes the kernel hold exactly ``blocks`` (for these families) with
+        every safeguard in place. Pure."""
+        raise NotImplementedError
+
+    def apply(self, batch: Batch) -> None:
+        """Apply a batch; raise :class:`~activeresponse.errors.FirewallError` on refusal."""
+        raise NotImplementedError
+
+    def enforced(self, state: Any) -> set[IPNetwork]:
+        """The networks the snapshot shows as blocked by us."""
+        raise NotImplementedError
+
+    def safeguards_ok(self, state: Any) -> bool:
+        """Whether the snapshot has every safeguard (and hook) where it belongs."""
+        raise NotImplementedError
