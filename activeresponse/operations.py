@@ -154,6 +154,7 @@ def block(
             stored, new = ledger.upsert(wanted)
             # Always (re)assert the rule: if something wiped it, this call repairs it.
             batch = apply_change(rt.backend, add=[stored])
+    rt.backend.settle()
     level = _routine(origin)
     if new:
         log.log(
@@ -207,6 +208,7 @@ def unblock(
                 ledger.close_blocks([current.id], now, removed_by)  # type: ignore[list-item]
             # Also when the ledger has no row: a rule of ours left behind is removed.
             apply_change(rt.backend, remove=[net])
+    rt.backend.settle()
     if current is not None:
         log.log(_routine(removed_by), "unblocked %s (%s)", current.address, removed_by)
     return current

@@ -84,6 +84,11 @@ class Backend:
         """Apply a batch; raise :class:`~activeresponse.errors.FirewallError` on refusal."""
         raise NotImplementedError
 
+    def settle(self) -> None:
+        """Called after a change is committed and the lock released. A backend whose
+        enforcement is slow or must be coalesced (Plesk's apply) finishes it here, so one
+        slow step never holds the lock every agent process waits on. Default: nothing."""
+
     def enforced(self, state: Any) -> set[IPNetwork]:
         """The networks the snapshot shows as blocked by us."""
         raise NotImplementedError
