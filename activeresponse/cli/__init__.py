@@ -91,4 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("activeresponse: interrupted", err=True)
         return 130
+    except Exception as exc:  # a bug, not a user mistake: the trace goes to our log only
+        logsetup.get_logger("activeresponse.cli").exception("internal error")
+        click.echo(f"activeresponse: internal error ({type(exc).__name__}: {exc}); "
+                   "details in the activeresponse log", err=True)  # fmt: skip
+        return errors.FAILURE
     return result if isinstance(result, int) else errors.OK

@@ -10,6 +10,7 @@ import click
 from .. import ossecconf
 from ..errors import UsageError
 from ..runner import run
+from .common import print_json
 
 
 def _conf_path(app: object, given: str | None) -> str:
@@ -46,8 +47,9 @@ def _restart(conf: str) -> str:
     is_flag=True,
     help="Restart the agent afterwards (needed for the change to take effect).",
 )
+@click.option("--json", "as_json", is_flag=True, help="With no MODE: machine-readable output.")
 @click.pass_obj
-def command(app: object, mode: str | None, conf: str | None, restart: bool) -> int:
+def command(app: object, mode: str | None, conf: str | None, restart: bool, as_json: bool) -> int:
     """Show the mode, or switch to IDS (detect only: active response disabled) or IPS
     (block). Edits ossec.conf as text, keeping every other byte, after a timestamped
     backup."""
@@ -55,7 +57,10 @@ def command(app: object, mode: str | None, conf: str | None, restart: bool) -> i
     text = ossecconf.read(path)
     current = ossecconf.current_mode(text)
     if mode is None:
-        click.echo(f"{current.upper()} ({path})")
+        if as_json:
+            print_json({"mode": current, "ossec_conf": path})
+        else:
+            click.echo(f"{current.upper()} ({path})")
         return 0
     if mode == current:
         click.echo(f"already {mode.upper()}; {path} unchanged")
