@@ -108,12 +108,14 @@ class AgentSandbox:
     def argv(self, exe: Path, *args: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns.name, str(exe), *args]
 
+    def cli_argv(self, *args: str) -> list[str]:
+        exe = Path(sys.executable).with_name("activeresponse")
+        return ["ip", "netns", "exec", self.ns.name, str(exe), "--config", str(self.config),
+                *args]  # fmt: skip
+
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
         """Run the admin CLI inside the namespace, with this sandbox's config."""
-        exe = Path(sys.executable).with_name("activeresponse")
-        argv = ["ip", "netns", "exec", self.ns.name, str(exe), "--config", str(self.config),
-                *args]  # fmt: skip
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True,
+        return subprocess.run(self.cli_argv(*args), env=self.env, capture_output=True, text=True,
                               input=input, timeout=120)  # fmt: skip
 
     def ossec(self, *args: str) -> subprocess.CompletedProcess:
