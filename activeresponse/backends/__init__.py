@@ -8,10 +8,15 @@ from .base import Backend
 
 
 def select(config: Config) -> Backend:
-    """The backend the config asks for (``auto``: iptables for now)."""
+    """The backend the config asks for (``auto``: iptables for now; ``plesk``: the Plesk
+    Firewall's custom rules, see plesk/backend.py)."""
     name = config.backend
     if name in ("auto", "iptables"):
         from .iptables import IptablesBackend
 
         return IptablesBackend(config.iptables_variant)
+    if name == "plesk":
+        from plesk.backend import PleskBackend
+
+        return PleskBackend.from_config(config)
     raise ConfigError(f"backend {name!r} is not available in this version")
