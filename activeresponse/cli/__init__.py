@@ -36,9 +36,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import demo
+    from . import agent_logs, demo
 
-    for module in (demo,):
+    for module in (agent_logs, demo):
         cli.add_command(module.command)
 
 
