@@ -5,7 +5,9 @@ exactly as an agent runs it, and real packets between namespaces."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +254,23 @@ def test_old_settings_cli_of_plesk_12_5(tmp_path: Path, ns: Namespace, attacker:
         assert pings(attacker, VICTIM[0])
     finally:
         box.cleanup()
+
+
+def test_an_apply_already_running_is_waited_for(
+    box: AgentSandbox, ns: Namespace, fake: FakePlesk
+) -> None:
+    """An admin clicked "Apply" in Plesk just before the alert: ours waits, then applies."""
+    fake.configure(apply_seconds=2.0)
+    admin = subprocess.Popen(ns.exec_argv([*fake.cli, "--apply", AUTO_CONFIRM]))
+    try:
+        deadline = time.monotonic() + 10
+        while not fake.calls() and time.monotonic() < deadline:  # the admin's apply started
+            time.sleep(0.05)
+        done = box.ossec("add", "-", "192.0.2.80", "1.1", "5712")
+        assert done.returncode == 0, done.stderr
+    finally:
+        assert admin.wait(timeout=30) == 0
+    assert fake.refused_applies(), "ours should have met the admin's apply"
+    applies = fake.applies()
+    assert len(applies) == 2 and applies[1]["start"] >= applies[0]["end"]
+    assert drops(box, "INPUT") == ["192.0.2.80"]
