@@ -41,6 +41,7 @@ DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "log_file": ("/var/log/activeresponse/activeresponse.log", (str,)),
     "log_level": ("info", (str,)),
     "ar_log_file": ("/var/log/activeresponse/active-responses.log", (str,)),
+    "plesk_root": ("/", (str,)),
 }
 
 _CHOICES = {
@@ -70,6 +71,7 @@ class Config:
     log_file: str
     log_level: str
     ar_log_file: str
+    plesk_root: str
 
     def __init__(self, values: dict[str, object] | None = None, source: str = "defaults"):
         self.source = source

@@ -46,8 +46,11 @@ def check_private(path: str, *, what: str) -> None:
         raise StateError(f"{what} {path} is owned by uid {st.st_uid}, not root; refusing it")
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename)."""
+def write_atomic(
+    path: str, data: bytes, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename); with
+    ``owner`` (uid, gid), the new file gets that owner before it takes the name."""
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
@@ -56,6 +59,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if owner is not None:
+            os.chown(tmp, *owner)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

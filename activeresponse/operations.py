@@ -84,17 +84,13 @@ class Runtime:
 def apply_change(
     backend: Backend, *, add: Iterable[Block] = (), remove: Iterable[IPNetwork] = ()
 ) -> Batch:
-    """Read the kernel for the families concerned, plan, apply. When their safeguards are
-    not in place (first use, a reboot, a wipe), every family is set up in the same go.
-    Another tool may change the table between our read and our apply (a rule we delete
-    vanishes); then read and plan once more."""
+    """Read the kernel for the families concerned, plan, apply. Another tool may change
+    the table between our read and our apply (a rule we delete vanishes); then read and
+    plan once more."""
     add, remove = list(add), list(remove)
     families = sorted({b.family for b in add} | {n.version for n in remove})
     for attempt in (1, 2):
-        state = backend.read(families)
-        if len(families) < len(FAMILIES) and not backend.safeguards_ok(state):
-            state = backend.read(FAMILIES)
-        batch = backend.plan(state, add=add, remove=remove)
+        batch = backend.plan(backend.read_for_change(families), add=add, remove=remove)
         if not batch:
             return batch
         try:

@@ -8,10 +8,19 @@ from .base import Backend
 
 
 def select(config: Config) -> Backend:
-    """The backend the config asks for (``auto``: iptables for now)."""
+    """The backend the config asks for. ``auto``: Plesk's custom rules when the Plesk
+    Firewall is active (it wipes plain iptables rules at every apply), else iptables."""
     name = config.backend
-    if name in ("auto", "iptables"):
+    if name == "auto":
+        from plesk.detect import firewall_active
+
+        name = "plesk" if firewall_active(config.plesk_root) else "iptables"
+    if name == "iptables":
         from .iptables import IptablesBackend
 
         return IptablesBackend(config.iptables_variant)
+    if name == "plesk":
+        from plesk.backend import PleskBackend
+
+        return PleskBackend.from_config(config)
     raise ConfigError(f"backend {name!r} is not available in this version")

@@ -68,6 +68,16 @@ class Backend:
         """Snapshot what the kernel holds for these families."""
         raise NotImplementedError
 
+    def read_for_change(self, families: Iterable[int]) -> Any:
+        """Snapshot for a change touching ``families``. When their safeguards are not in
+        place (first use, a reboot, a wipe), every family is read, so the same change
+        sets all of them up."""
+        families = list(families)
+        state = self.read(families)
+        if len(families) < len(FAMILIES) and not self.safeguards_ok(state):
+            state = self.read(FAMILIES)
+        return state
+
     def plan(
         self,
         state: Any,

@@ -42,6 +42,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 def _register() -> None:
     from . import (
+        agent_logs,
         allow,
         block,
         delete,
@@ -68,6 +69,7 @@ def _register() -> None:
         mode.command,
         install_cmd.install,
         install_cmd.uninstall,
+        agent_logs.command,
         demo.command,
     ):
         cli.add_command(command)
