@@ -205,3 +205,11 @@ class Ledger:
         return self._db.execute(
             "SELECT count(*) FROM blocks WHERE address = ? AND created >= ?", (address, since)
         ).fetchone()[0]
+
+    def history(self, address: str) -> tuple[int, float | None]:
+        """How many blocks of ``address`` the ledger holds (ended ones included), and
+        when the first began."""
+        count, first = self._db.execute(
+            "SELECT count(*), min(created) FROM blocks WHERE address = ?", (address,)
+        ).fetchone()
+        return count, first

@@ -36,9 +36,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import demo
+    from . import demo, notify
 
-    for module in (demo,):
+    for module in (demo, notify):
         cli.add_command(module.command)
 
 
