@@ -269,9 +269,9 @@ def _log_lines(event: dict, labels: dict) -> list[str]:
     total = max(event.get("log_length") or 0, len(text))
     cut = len(shown) > LOG_SHOW or total > len(text)
     shown = shown[:LOG_SHOW]
-    lines = [f"{labels['log']}:"]
-    # Wrapped at 76 characters so no body line is long; it is one escaped line.
-    lines += ["  " + shown[i : i + 76] for i in range(0, len(shown), 76)]
+    # One escaped line: long lines are the e-mail encoder's business (quoted-printable
+    # soft breaks), and a reader can copy the line whole.
+    lines = [f"{labels['log']}:", "  " + shown]
     if cut:
         lines.append("  (" + labels["cut"].format(n=total) + ")")
     return lines
@@ -341,7 +341,7 @@ def event_text(event: dict, settings: Settings, clock: Clock) -> list[str]:
         field("user", ", ".join(users))
     if event.get("alert_id"):
         field("alert", _clean(event["alert_id"], 64))
-    title = TITLES[lang].get(action, "{address}").format(address=address, host=settings.host)
+    title = TITLES[lang].get(action, "{address}").format(address=address, host=host)
     lines = [title, "", *_format_fields(fields, lang)]
     lines += _log_lines(event, labels)
     if event.get("kind") == "block":
