@@ -122,7 +122,7 @@ def test_messages_log_alert_blocks_and_reports_the_real_attacker(
     assert f"Attacker:                   {OWN}" not in text
     reason = f"the agent's srcip {OWN} is this host's own address" if srcip else "had no srcip"
     assert "the log line (rhost=)" in text and reason in text
-    assert f"Victim host:" in text and OWN in text.split("Victim host:")[1].splitlines()[0]
+    assert "Victim host:" in text and OWN in text.split("Victim host:")[1].splitlines()[0]
     assert "Log file:                   /var/log/messages" in text
     assert f"\n  activeresponse --config {box.config} unblock {ATTACKER}\n" in text
 
@@ -165,7 +165,7 @@ def test_one_block_one_message_with_every_field(box: AgentSandbox, server: SMTPS
         f"activeresponse blocked {ATTACKER} on ",
         f"Attacker:                   {ATTACKER}",
         "Address from:               the agent's alert (data.srcip)",
-        f"Victim host:                ",
+        "Victim host:                ",
         "Agent:                      web1 192.0.2.1",
         "Time (UTC):                 20",
         "Time (Asia/Tokyo):          20",

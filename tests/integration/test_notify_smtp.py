@@ -211,7 +211,7 @@ def test_hostile_alert_text_cannot_change_recipients_or_headers(
     assert mail.mail_from == SENDER
     assert sorted(mail.rcpt_tos) == sorted(TO + CC)
     msg = mail.message
-    assert sorted(k.lower() for k in msg.keys()) == sorted(
+    assert sorted(k.lower() for k, _v in msg.items()) == sorted(
         [
             "subject",
             "from",

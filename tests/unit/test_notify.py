@@ -70,7 +70,7 @@ def test_gather_then_one_digest_per_interval(tmp_path: Path) -> None:
 
 
 def test_force_ignores_the_waits(tmp_path: Path) -> None:
-    cfg, out = command_config(tmp_path, notify_gather_seconds=600)
+    cfg, _out = command_config(tmp_path, notify_gather_seconds=600)
     spool_events(cfg, ["203.0.113.1"], channels=("command",))
     assert deliver(cfg).sent == []
     assert deliver(cfg, force=True).sent == [("command", "event", 1)]
@@ -119,6 +119,7 @@ def test_a_second_sender_does_not_send_twice(tmp_path: Path) -> None:
     finally:
         lock.release()
     assert deliver(cfg).sent == [("command", "event", 1)]
+    assert len(messages(out)) == 1
 
 
 def settings_for(tmp_path: Path, **values: object) -> Settings:
