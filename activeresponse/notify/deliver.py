@@ -136,8 +136,8 @@ def _send_channel(
             report.waiting[name] = due
             return
         events = [decode(r) for r in rows]
-        message = render(events, settings, now=now)
         try:
+            message = render(events, settings, now=now)
             sent_id = sender.send(message)
         except Exception as exc:  # any failure: keep everything, retry later
             error = f"{type(exc).__name__}: {exc}".strip()
@@ -176,6 +176,9 @@ def deliver_locked(config: Config, *, now: float | None = None, force: bool = Fa
     except (ConfigError, StateError) as exc:
         report.errors.append(str(exc))
         log.error("notifications: %s", exc)
+    except Exception as exc:  # a bug: logged in full, and the caller (expire) goes on
+        report.errors.append(f"internal error: {type(exc).__name__}: {exc}")
+        log.exception("notifications: internal error")
     return report
 
 
