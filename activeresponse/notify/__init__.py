@@ -92,6 +92,9 @@ def record(
         ]
         with Spool(config.notify_spool_path) as spool:
             spool.add(events, channels)
+            due = spool.next_due(
+                channels, config.notify_gather_seconds, config.notify_digest_seconds
+            )
     except Exception as exc:  # the block stands; say loudly that its report is missing
         log.error(
             "could not spool the %s notification for %s: %s",
@@ -100,8 +103,16 @@ def record(
             exc,
         )
         return
-    if config.notify_background:
+    # A sender is started only for what falls due soon; during a storm, events that wait
+    # for the digest interval are left to the periodic run (or a later call's sender),
+    # so a burst of blocks does not start a burst of Python processes.
+    if config.notify_background and due is not None and due - now <= background_linger(config):
         kick(config)
+
+
+def background_linger(config: Config) -> float:
+    """How far ahead a background sender waits for something to fall due."""
+    return config.notify_gather_seconds + 5
 
 
 def sender_busy(config: Config) -> bool:

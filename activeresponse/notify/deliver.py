@@ -21,10 +21,12 @@ import time
 from ..config import Config
 from ..errors import ActiveResponseError, ConfigError, StateError
 from ..logsetup import get_logger
+from . import background_linger
 from .channels import channel
 from .render import render
 from .settings import Settings
 from .spool import ChannelState, Spool
+from .spool import due_time as spool_due_time
 
 log = get_logger(__name__)
 
@@ -113,12 +115,7 @@ def backoff(settings: Settings, failures: int) -> float:
 
 
 def due_time(settings: Settings, state: ChannelState, oldest: float) -> float:
-    due = oldest + settings.gather
-    if state.last_sent is not None:
-        due = max(due, state.last_sent + settings.digest)
-    if state.next_try is not None:
-        due = max(due, state.next_try)
-    return due
+    return spool_due_time(state, oldest, settings.gather, settings.digest)
 
 
 def _send_channel(
@@ -212,14 +209,9 @@ def next_due(config: Config) -> float | None:
     try:
         settings = Settings(config)
         with Spool(config.notify_spool_path) as spool:
-            times = []
-            for name in settings.channels:
-                oldest = spool.oldest_pending(name)
-                if oldest is not None:
-                    times.append(due_time(settings, spool.channel(name), oldest))
+            return spool.next_due(settings.channels, settings.gather, settings.digest)
     except (ConfigError, StateError):
         return None
-    return min(times) if times else None
 
 
 def run_background(config: Config, *, linger: float | None = None) -> None:
@@ -229,7 +221,7 @@ def run_background(config: Config, *, linger: float | None = None) -> None:
 
     After letting go of the lock it looks at the spool once more: an agent that found
     the lock held did not start a sender, and relies on this look."""
-    linger = config.notify_gather_seconds + 5 if linger is None else linger
+    linger = background_linger(config) if linger is None else linger
     deadline = time.monotonic() + linger + 120  # never an endless background process
     while time.monotonic() < deadline:
         lock = SenderLock(config)

@@ -71,6 +71,18 @@ class ChannelState:
         self.last_error = last_error
 
 
+def due_time(state: ChannelState, oldest: float, gather: float, digest: float) -> float:
+    """When a channel's pending events are due: the oldest waits ``gather`` seconds for
+    others; after a message, the next waits for the ``digest`` interval; after a failure,
+    for the retry time."""
+    due = oldest + gather
+    if state.last_sent is not None:
+        due = max(due, state.last_sent + digest)
+    if state.next_try is not None:
+        due = max(due, state.next_try)
+    return due
+
+
 class Spool:
     """Access to the spool file. ``create=False`` opens an existing spool only (readers
     such as ``status`` must not create state)."""
@@ -157,11 +169,23 @@ class Spool:
         ).fetchall()
 
     def oldest_pending(self, channel: str) -> float | None:
-        return self._db.execute(
-            "SELECT min(e.created) FROM deliveries d JOIN events e ON e.id = d.event_id"
-            " WHERE d.channel = ? AND d.sent IS NULL",
+        """Time of the oldest event pending on ``channel`` (ids grow with time, and the
+        partial index finds the smallest pending id without a scan)."""
+        row = self._db.execute(
+            "SELECT e.created FROM events e WHERE e.id = (SELECT min(event_id)"
+            " FROM deliveries WHERE channel = ? AND sent IS NULL)",
             (channel,),
-        ).fetchone()[0]
+        ).fetchone()
+        return row[0] if row else None
+
+    def next_due(self, channels: list[str], gather: float, digest: float) -> float | None:
+        """When the first of these channels has something due (None: nothing pending)."""
+        times = []
+        for name in channels:
+            oldest = self.oldest_pending(name)
+            if oldest is not None:
+                times.append(due_time(self.channel(name), oldest, gather, digest))
+        return min(times) if times else None
 
     def channel(self, name: str) -> ChannelState:
         row = self._db.execute(

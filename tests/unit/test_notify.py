@@ -276,3 +276,52 @@ def test_password_file_must_be_private(tmp_path: Path) -> None:
         read_password(str(path))
     path.chmod(0o600)
     assert read_password(str(path)) == "s3cret"
+
+
+def test_record_starts_a_sender_only_for_what_falls_due_soon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notify_helpers import block
+
+    import activeresponse.notify as notify
+    from activeresponse.operations import Runtime
+
+    kicks: list[float] = []
+    monkeypatch.setattr(notify, "kick", lambda config: kicks.append(time.time()))
+    cfg = load(
+        write_config(
+            tmp_path, notify_command=["true"], notify_background=True, notify_digest_seconds=300
+        )
+    )
+    rt = Runtime(cfg)
+    rt._interfaces = (set(), set())  # no netlink needed here
+    try:
+        t0 = time.time()
+        notify.record(rt, "block", [block("203.0.113.1", now=t0)], now=t0)
+        assert len(kicks) == 1  # quiet before: due now
+        assert deliver(cfg, now=t0).sent == [("command", "event", 1)]
+        notify.record(rt, "block", [block("203.0.113.2", now=t0 + 1)], now=t0 + 1)
+        assert len(kicks) == 1  # waits for the digest interval: the periodic run's job
+        notify.record(rt, "block", [block("203.0.113.3", now=t0 + 298)], now=t0 + 298)
+        assert len(kicks) == 2  # due within the sender's linger: started
+        with Spool(cfg.notify_spool_path) as spool:
+            assert spool.counts()["command"] == {"pending": 2, "sent": 1}
+    finally:
+        rt.close()
+
+
+def test_record_never_raises(tmp_path: Path) -> None:
+    from notify_helpers import block
+
+    import activeresponse.notify as notify
+    from activeresponse.operations import Runtime
+
+    cfg = load(write_config(tmp_path, notify_command=["true"]))
+    Path(cfg.state_dir).mkdir(parents=True)
+    Path(cfg.notify_spool_path).write_text("not a database")
+    rt = Runtime(cfg)
+    rt._interfaces = (set(), set())
+    try:
+        notify.record(rt, "block", [block("203.0.113.1")])  # logged, not raised
+    finally:
+        rt.close()
