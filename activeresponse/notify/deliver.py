@@ -21,7 +21,7 @@ import time
 from ..config import Config
 from ..errors import ActiveResponseError, ConfigError, StateError
 from ..logsetup import get_logger
-from . import background_linger
+from . import background_linger, kick
 from .channels import channel
 from .render import render
 from .settings import Settings
@@ -197,9 +197,19 @@ def deliver(
         report.errors.append(f"notification sender lock {config.notify_lock_path}: {exc}")
         return report
     try:
-        return deliver_locked(config, now=now, force=force)
+        report = deliver_locked(config, now=now, force=force)
     finally:
         lock.release()
+    # An agent that found our lock held started no sender: hand what falls due soon to
+    # a background sender rather than leave it to the next periodic run.
+    due = next_due(config)
+    if (
+        config.notify_background
+        and due is not None
+        and due - time.time() <= background_linger(config)
+    ):
+        kick(config)
+    return report
 
 
 def next_due(config: Config) -> float | None:
