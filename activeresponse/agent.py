@@ -62,6 +62,8 @@ def _execute(rt, request: protocol.Request, network: IPNetwork, program: str, no
             user=request.user,
             reason=request.location,
             notice=notice,
+            escalate=True,
+            agent_repeats=agentconf.agent_repeat_timeouts(rt.tree),
         )
     else:
         operations.unblock(
@@ -209,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if rt is not None:
             rt.close()
+        if reporter is not None and reporter.log.error is not None:
+            log.warning("cannot write %s: %s", reporter.log.path, reporter.log.error)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,14 @@ class AgentTree:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self._conf_text: str | None = None
+
+    @property
+    def ossec_conf_text(self) -> str:
+        """ossec.conf's text, read once per process ("" if unreadable)."""
+        if self._conf_text is None:
+            self._conf_text = _read(self.ossec_conf)
+        return self._conf_text
 
     @property
     def ossec_conf(self) -> str:
@@ -136,7 +144,7 @@ def manager_addresses(tree: AgentTree | None, hosts_path: str = "/etc/hosts") ->
     """Every address of the agent's manager(s) we can learn without DNS."""
     if tree is None:
         return set()
-    names = manager_names(_read(tree.ossec_conf))
+    names = manager_names(tree.ossec_conf_text)
     if not names:
         return set()
     hosts_text: str | None = None
@@ -174,3 +182,18 @@ def configured_timeout(tree: AgentTree | None, executable: str) -> int | None:
     if tree is None:
         return None
     return ar_timeout(_read(tree.ar_conf), executable)
+
+
+def repeated_offenders(ossec_conf_text: str) -> list[int]:
+    """The agent's ``<repeated_offenders>`` timeouts, in seconds (given in minutes), for
+    the 2nd, 3rd... block of the same address. Empty when not configured."""
+    for _, section in _sections(_strip_comments(ossec_conf_text), "active-response"):
+        for _, value in _sections(section, "repeated_offenders"):
+            minutes = [v.strip() for v in value.split(",")]
+            if minutes and all(m.isdigit() for m in minutes):
+                return [int(m) * 60 for m in minutes]
+    return []
+
+
+def agent_repeat_timeouts(tree: AgentTree | None) -> list[int]:
+    return repeated_offenders(tree.ossec_conf_text) if tree is not None else []

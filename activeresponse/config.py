@@ -27,6 +27,10 @@ DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "backend": ("auto", (str,)),
     "iptables_variant": ("auto", (str,)),
     "default_timeout": (600, (int,)),
+    "admin_block_timeout": (86400, (int,)),
+    "repeat_window": (86400, (int,)),
+    "repeat_multipliers": ([1], (list,)),
+    "repeat_max_timeout": (604800, (int,)),
     "lock_timeout": (60.0, (int, float)),
     "allowlist": ([], (list,)),
     "widest_block_v4": (24, (int,)),
@@ -78,6 +82,10 @@ class Config:
     backend: str
     iptables_variant: str
     default_timeout: int
+    admin_block_timeout: int
+    repeat_window: int
+    repeat_multipliers: list[float]
+    repeat_max_timeout: int
     lock_timeout: float
     allowlist: list[str]
     widest_block_v4: int
@@ -125,8 +133,16 @@ class Config:
             setattr(self, key, list(value) if isinstance(value, list) else value)
         if not all(isinstance(x, str) for x in self.allowlist):
             raise ConfigError(f"{source}: allowlist must be a list of strings")
-        if self.default_timeout <= 0:
-            raise ConfigError(f"{source}: default_timeout must be positive")
+        for key in ("default_timeout", "admin_block_timeout", "repeat_max_timeout"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{source}: {key} must be positive")
+        if self.repeat_window < 0:
+            raise ConfigError(f"{source}: repeat_window must not be negative")
+        if not self.repeat_multipliers or not all(
+            isinstance(m, (int, float)) and not isinstance(m, bool) and m >= 1
+            for m in self.repeat_multipliers
+        ):
+            raise ConfigError(f"{source}: repeat_multipliers must be a list of numbers >= 1")
         if not 0 <= self.widest_block_v4 <= 32 or not 0 <= self.widest_block_v6 <= 128:
             raise ConfigError(f"{source}: widest_block_v4/_v6 must be prefix lengths")
         self._check_notify(source)

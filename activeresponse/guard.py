@@ -68,8 +68,10 @@ class Guard:
         *,
         temporary_allows: Iterable[IPNetwork] = (),
         force_width: bool = False,
+        protected: dict[IPAddress, str] | None = None,
     ) -> None:
-        """Raise :class:`Refused` if ``net`` must not be blocked."""
+        """Raise :class:`Refused` if ``net`` must not be blocked. ``protected`` adds
+        addresses with the reason to give (the admin's own SSH session, the gateway)."""
         what = str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
         for reason, ranges in _SPECIAL:
             if any(_overlaps(net, r) for r in ranges):
@@ -87,7 +89,10 @@ class Guard:
                 raise Refused(f"refused {what}: allowlisted ({allowed})")
         for allowed in temporary_allows:
             if _overlaps(net, allowed):
-                raise Refused(f"refused {what}: temporarily allowed ({allowed}) after an unblock")
+                raise Refused(f"refused {what}: allowed by `activeresponse allow` ({allowed})")
+        for addr, why in (protected or {}).items():
+            if addr.version == net.version and addr in net:
+                raise Refused(f"refused {what}: {why} {addr} (use --force if you mean it)")
         if self.interfaces is not None:
             own, broadcasts = self.interfaces()
             addr = _contains_any(net, own)

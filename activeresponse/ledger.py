@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     user TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
     hits INTEGER NOT NULL DEFAULT 1,
+    offence INTEGER NOT NULL DEFAULT 1,
     removed REAL,
     removed_by TEXT
 );
@@ -48,10 +49,13 @@ CREATE TABLE IF NOT EXISTS allows (
     reason TEXT NOT NULL DEFAULT '',
     removed REAL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS allows_one_active ON allows(address) WHERE removed IS NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_BLOCK_COLUMNS = "id, address, created, expires, origin, alert_id, rule_id, user, reason, hits"
+_BLOCK_COLUMNS = (
+    "id, address, created, expires, origin, alert_id, rule_id, user, reason, hits, offence"
+)
 
 
 def _block(row: tuple) -> Block:
@@ -66,6 +70,7 @@ def _block(row: tuple) -> Block:
         user=row[7],
         reason=row[8],
         hits=row[9],
+        offence=row[10],
     )
 
 
@@ -166,7 +171,7 @@ class Ledger:
         if current is None:
             cur = self._db.execute(
                 "INSERT INTO blocks (address, family, created, expires, origin, alert_id, "
-                "rule_id, user, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rule_id, user, reason, offence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     block.address,
                     block.family,
@@ -177,6 +182,7 @@ class Ledger:
                     block.rule_id,
                     block.user,
                     block.reason,
+                    block.offence,
                 ),
             )
             block.id = cur.lastrowid
@@ -205,6 +211,64 @@ class Ledger:
         return self._db.execute(
             "SELECT count(*) FROM blocks WHERE address = ? AND created >= ?", (address, since)
         ).fetchone()[0]
+
+    # -- allowlist entries made from the CLI (the config's allowlist is static) -----------
+
+    def active_allows(self, now: float) -> list[tuple[str, float | None, str]]:
+        """(address, expires, reason) of allow entries still in force, oldest first."""
+        return list(
+            self._db.execute(
+                "SELECT address, expires, reason FROM allows WHERE removed IS NULL "
+                "AND (expires IS NULL OR expires > ?) ORDER BY id",
+                (now,),
+            )
+        )
+
+    def add_allow(self, address: str, expires: float | None, reason: str, now: float) -> None:
+        """Allow ``address``; an existing entry for it is replaced (new expiry, reason)."""
+        self._db.execute(
+            "UPDATE allows SET removed = ? WHERE address = ? AND removed IS NULL", (now, address)
+        )
+        self._db.execute(
+            "INSERT INTO allows (address, created, expires, reason) VALUES (?, ?, ?, ?)",
+            (address, now, expires, reason),
+        )
+
+    def remove_allow(self, address: str, now: float) -> bool:
+        cur = self._db.execute(
+            "UPDATE allows SET removed = ? WHERE address = ? AND removed IS NULL", (now, address)
+        )
+        return cur.rowcount > 0
+
+    def expire_allows(self, now: float) -> list[str]:
+        """End allow entries whose time is up; returns their addresses."""
+        rows = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT address FROM allows WHERE removed IS NULL AND expires IS NOT NULL "
+                "AND expires <= ?",
+                (now,),
+            )
+        ]
+        self._db.execute(
+            "UPDATE allows SET removed = expires WHERE removed IS NULL AND expires IS NOT NULL "
+            "AND expires <= ?",
+            (now,),
+        )
+        return rows
+
+    # -- small facts (e.g. when expiry last ran) ------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def history(self, address: str) -> tuple[int, float | None]:
         """How many blocks of ``address`` the ledger holds (ended ones included), and

@@ -17,7 +17,9 @@ class Block:
     """One blocked address or network.
 
     ``expires`` is a Unix time, or ``None`` for a permanent (admin) block. ``id`` is the
-    ledger row id once stored.
+    ledger row id once stored. ``hits``: how many requests this block absorbed (repeated
+    adds extend it); ``offence``: the how-many-th block of this address within the repeat
+    window, which escalated its duration.
     """
 
     __slots__ = (
@@ -27,6 +29,7 @@ class Block:
         "hits",
         "id",
         "network",
+        "offence",
         "origin",
         "reason",
         "rule_id",
@@ -46,6 +49,7 @@ class Block:
         reason: str = "",
         id: int | None = None,
         hits: int = 1,
+        offence: int = 1,
     ) -> None:
         self.network = network
         self.created = created
@@ -57,6 +61,7 @@ class Block:
         self.reason = reason
         self.id = id
         self.hits = hits
+        self.offence = offence
 
     @property
     def address(self) -> str:

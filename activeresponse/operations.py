@@ -93,12 +93,17 @@ class Runtime:
 def apply_change(
     backend: Backend, *, add: Iterable[Block] = (), remove: Iterable[IPNetwork] = ()
 ) -> Batch:
-    """Read the kernel, plan, apply. Another tool may change the table between our read
-    and our apply (a rule we delete vanishes); then read and plan once more."""
+    """Read the kernel for the families concerned, plan, apply. When their safeguards are
+    not in place (first use, a reboot, a wipe), every family is set up in the same go.
+    Another tool may change the table between our read and our apply (a rule we delete
+    vanishes); then read and plan once more."""
     add, remove = list(add), list(remove)
     families = sorted({b.family for b in add} | {n.version for n in remove})
     for attempt in (1, 2):
-        batch = backend.plan(backend.read(families), add=add, remove=remove)
+        state = backend.read(families)
+        if len(families) < len(FAMILIES) and not backend.safeguards_ok(state):
+            state = backend.read(FAMILIES)
+        batch = backend.plan(state, add=add, remove=remove)
         if not batch:
             return batch
         try:
@@ -130,6 +135,26 @@ class BlockResult:
         self.batch = batch
 
 
+def allowed_networks(ledger: Ledger, now: float) -> list[IPNetwork]:
+    """Allow entries made with ``activeresponse allow`` / ``unblock --allow-for``."""
+    return [parse_network(address) for address, _, _ in ledger.active_allows(now)]
+
+
+def escalated_timeout(
+    config: Config, base: int, offence: int, agent_repeats: list[int] = ()
+) -> int:
+    """Duration of the ``offence``-th block of an address within the repeat window: the
+    configured multiplier (capped by repeat_max_timeout, never below ``base``), and never
+    shorter than the agent's own repeated_offenders timeout for it, since the agent's
+    ``delete`` comes only after that."""
+    multipliers = config.repeat_multipliers
+    factor = multipliers[min(offence, len(multipliers)) - 1]
+    timeout = max(base, min(int(base * factor), config.repeat_max_timeout))
+    if agent_repeats and offence >= 2:
+        timeout = max(timeout, agent_repeats[min(offence - 2, len(agent_repeats) - 1)])
+    return timeout
+
+
 def block(
     rt: Runtime,
     net: IPNetwork,
@@ -141,17 +166,30 @@ def block(
     user: str = "",
     reason: str = "",
     force_width: bool = False,
+    protected: dict | None = None,
+    escalate: bool = False,
+    agent_repeats: list[int] = (),
     now: float | None = None,
     notice: dict | None = None,
 ) -> BlockResult:
     """Block ``net`` for ``timeout`` seconds (``None``: permanent). Blocking an address
-    that is already blocked extends it and creates no second rule. Once the block is
-    committed, it is reported (notify.record; ``notice``: the agent's alert and where
-    the address came from)."""
+    that is already blocked extends it and creates no second rule. With ``escalate``, a
+    repeat offender's timeout grows (repeat_* settings). Once the block is committed, it
+    is reported (notify.record; ``notice``: the agent's alert and where the address came
+    from)."""
     now = time.time() if now is None else now
     with rt.lock():
         ledger = rt.ledger
-        rt.guard.check(net, force_width=force_width)
+        rt.guard.check(
+            net,
+            temporary_allows=allowed_networks(ledger, now),
+            force_width=force_width,
+            protected=protected,
+        )
+        address = network_text(net)
+        offence = 1 + ledger.recent_count(address, now - rt.config.repeat_window)
+        if escalate and timeout is not None:
+            timeout = escalated_timeout(rt.config, int(timeout), offence, list(agent_repeats))
         wanted = Block(
             net,
             created=now,
@@ -161,6 +199,7 @@ def block(
             rule_id=rule_id,
             user=user,
             reason=reason,
+            offence=offence,
         )
         with ledger.transaction():
             stored, new = ledger.upsert(wanted)
@@ -171,12 +210,13 @@ def block(
     if new:
         log.log(
             level,
-            "blocked %s until %s (%s rule %s alert %s)",
+            "blocked %s until %s (%s rule %s alert %s%s)",
             stored.address,
             _when(stored.expires),
             origin,
             rule_id or "-",
             alert_id or "-",
+            f", offence {offence}" if offence > 1 else "",
         )
     else:
         log.log(
@@ -202,28 +242,35 @@ def unblock(
     now: float | None = None,
     notice: dict | None = None,
 ) -> Block | None:
-    """End the block of ``net`` (a no-op if there is none). With ``only_origins``, a block
-    of another origin is kept (an agent's delete never lifts an admin's block).
+    """End the block of ``net`` (a no-op if there is none).
+
+    With ``only_origins`` (the agent's timed ``delete``), a block of another origin is
+    kept (an agent never lifts an admin's block), and so is an escalated repeat
+    offender's block, which stays until its own expiry (the agent's timer is shorter).
 
     Reported as an ``expire`` event when an agent's timer ended it (``removed_by`` is
-    the agent's protocol) or ``removed_by`` is ``expired``, else as ``unblock``."""
+    the agent's protocol) or ``removed_by`` is ``expired``, else as ``unblock``.
+    """
     now = time.time() if now is None else now
     with rt.lock():
         ledger = rt.ledger
         with ledger.transaction():
             current = ledger.find_active(network_text(net))
-            if (
-                current is not None
-                and only_origins is not None
-                and current.origin not in only_origins
-            ):
-                log.info(
-                    "kept %s: blocked by %s, not lifted by %s",
-                    current.address,
-                    current.origin,
-                    removed_by,
-                )
-                return None
+            if current is not None and only_origins is not None:
+                keep = None
+                if current.origin not in only_origins:
+                    keep = f"blocked by {current.origin}"
+                elif current.offence > 1 and current.expires and current.expires > now + 1:
+                    keep = f"repeat offender (offence {current.offence})"
+                if keep:
+                    log.info(
+                        "kept %s until %s: %s, not lifted by %s's delete",
+                        current.address,
+                        _when(current.expires),
+                        keep,
+                        removed_by,
+                    )
+                    return None
             if current is not None:
                 ledger.close_blocks([current.id], now, removed_by)  # type: ignore[list-item]
             # Also when the ledger has no row: a rule of ours left behind is removed.
@@ -240,13 +287,81 @@ def unblock(
     return current
 
 
+def flush(rt: Runtime, *, removed_by: str = "flush", now: float | None = None) -> list[Block]:
+    """End every block of ours; the safeguards stay."""
+    now = time.time() if now is None else now
+    with rt.lock():
+        ledger = rt.ledger
+        with ledger.transaction():
+            ended = ledger.active()
+            ledger.close_blocks([b.id for b in ended], now, removed_by)  # type: ignore[misc]
+            sync(rt)
+    rt.backend.settle()
+    log.info("flushed %d block(s)", len(ended))
+    if ended and rt.config.notify_enabled:
+        from . import notify
+
+        notify.record(rt, "unblock", ended, notice={"removed_by": removed_by}, now=now)
+    return ended
+
+
+def reconcile(rt: Runtime, *, why: str, now: float | None = None) -> list[str]:
+    """The cron job and the boot-time restore: end what is due, expire temporary allows,
+    then make the kernel hold exactly the ledger's active blocks with the safeguards in
+    place, repairing whatever another tool (or a reboot) wiped. Returns one line per
+    action; nothing when there was nothing to do."""
+    now = time.time() if now is None else now
+    report: list[str] = []
+    with rt.lock():
+        ledger = rt.ledger
+        with ledger.transaction():
+            due = ledger.due(now)
+            if due:
+                ledger.close_blocks([b.id for b in due], now, "expired")  # type: ignore[misc]
+                apply_change(rt.backend, remove=[b.network for b in due])
+                report.extend(
+                    f"expired {b.address} ({b.origin}, blocked {_when(b.created)})" for b in due
+                )
+            report.extend(f"allow for {a} ended" for a in ledger.expire_allows(now))
+            batch = sync(rt)
+            label = "restored" if why == "restore" else "repaired"
+            report.extend(f"{label}: {action}" for action in batch.actions)
+            ledger.set_meta(f"last_{why}", f"{now:.0f}")
+    rt.backend.settle()
+    for line in report:
+        log.info("%s: %s", why, line)
+    if due and rt.config.notify_enabled:
+        from . import notify
+
+        notify.record(rt, "expire", due, notice={"removed_by": "expired"}, now=now)
+    return report
+
+
+def allow(
+    rt: Runtime, net: IPNetwork, *, expires: float | None, reason: str, now: float | None = None
+) -> None:
+    now = time.time() if now is None else now
+    with rt.lock(), rt.ledger.transaction():
+        rt.ledger.add_allow(network_text(net), expires, reason, now)
+    log.info("allowed %s until %s (%s)", network_text(net), _when(expires), reason or "-")
+
+
+def disallow(rt: Runtime, net: IPNetwork, *, now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    with rt.lock(), rt.ledger.transaction():
+        removed = rt.ledger.remove_allow(network_text(net), now)
+    if removed:
+        log.info("allow entry for %s removed", network_text(net))
+    return removed
+
+
 def _routine(origin: str) -> int:
     """The agent's own blocks are routine (the ledger and active-responses.log record
     them): debug. Anything an admin does: info."""
     return logsetup.DEBUG if origin in AGENT_ORIGINS else logsetup.INFO
 
 
-def _when(expires: float | None) -> str:
-    if expires is None:
+def _when(ts: float | None) -> str:
+    if ts is None:
         return "removed by an admin (permanent)"
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(expires))
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))

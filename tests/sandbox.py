@@ -10,6 +10,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 from activeresponse.launcher import write_launcher
@@ -83,7 +84,8 @@ class AgentSandbox:
             f'state_dir = "{self.state}"\n'
             f'lock_file = "{root}/run/lock"\n'
             f'log_file = "{root}/log/activeresponse.log"\n'
-            f'iptables_variant = "{variant}"\n' + config_extra
+            f'iptables_variant = "{variant}"\n'
+            f'agent_root = "{self.agent}"\n' + config_extra
         )
         self.config.chmod(0o600)
         # `ip netns exec` bind-mounts /etc/netns/<name>/hosts over /etc/hosts for the
@@ -106,9 +108,22 @@ class AgentSandbox:
     def argv(self, exe: Path, *args: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns.name, str(exe), *args]
 
+    def cli_argv(self, *args: str) -> list[str]:
+        exe = Path(sys.executable).with_name("activeresponse")
+        return ["ip", "netns", "exec", self.ns.name, str(exe), "--config", str(self.config),
+                *args]  # fmt: skip
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run the admin CLI inside the namespace, with this sandbox's config."""
+        return subprocess.run(self.cli_argv(*args), env=self.env, capture_output=True, text=True,
+                              input=input, timeout=120)  # fmt: skip
+
     def ossec(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run_exe(self.ossec_exe, *args)
+
+    def run_exe(self, exe: Path, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            self.argv(self.ossec_exe, *args),
+            self.argv(exe, *args),
             env=self.env,
             capture_output=True,
             text=True,

@@ -60,6 +60,10 @@ class Backend:
         """Name and variant for ``status``, e.g. ``iptables (nft)``."""
         return self.name
 
+    def location(self) -> str:
+        """Where a block is enforced, for ``list`` (e.g. ``INPUT+FORWARD via chain X``)."""
+        return self.describe()
+
     def read(self, families: Iterable[int] = FAMILIES) -> Any:
         """Snapshot what the kernel holds for these families."""
         raise NotImplementedError
@@ -71,8 +75,8 @@ class Backend:
         add: Iterable[Block] = (),
         remove: Iterable[IPNetwork] = (),
     ) -> Batch:
-        """Batch that adds/removes these blocks and keeps the safeguards in place for the
-        families concerned. Pure."""
+        """Batch that adds/removes these blocks and puts the safeguards in place for every
+        family in the snapshot. Pure."""
         raise NotImplementedError
 
     def plan_sync(self, state: Any, blocks: Iterable[Block], families: Iterable[int]) -> Batch:

@@ -185,6 +185,9 @@ class IptablesBackend(Backend):
     def describe(self) -> str:
         return f"iptables ({self.variant})"
 
+    def location(self) -> str:
+        return f"INPUT+FORWARD -> {CHAIN}"
+
     def tool(self, family: int, kind: str) -> str:
         """``iptables-nft-save`` etc.; plain ``iptables-save`` on systems without the
         variant names (then it is the system's only variant)."""
@@ -221,7 +224,6 @@ class IptablesBackend(Backend):
     ) -> Batch:
         adds = [b.network for b in add]
         removes = list(remove)
-        families = {n.version for n in adds} | {n.version for n in removes}
         return self._batch(
             {
                 f: _plan_family(
@@ -230,7 +232,7 @@ class IptablesBackend(Backend):
                     [n for n in removes if n.version == f],
                     exact=False,
                 )
-                for f in sorted(families)
+                for f in sorted(state)
             }
         )
 

@@ -12,7 +12,12 @@ from .. import __version__, errors, logsetup
 from .app import App
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order they are registered: most used first
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -36,10 +41,38 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import demo, notify
+    from . import (
+        allow,
+        block,
+        delete,
+        demo,
+        flush,
+        install_cmd,
+        listing,
+        mode,
+        notify,
+        status,
+        sweep,
+        unblock,
+    )
 
-    for module in (demo, notify):
-        cli.add_command(module.command)
+    for command in (
+        status.command,
+        listing.command,
+        delete.command,
+        unblock.command,
+        block.command,
+        allow.command,
+        flush.command,
+        sweep.expire,
+        sweep.restore,
+        mode.command,
+        install_cmd.install,
+        install_cmd.uninstall,
+        demo.command,
+        notify.command,
+    ):
+        cli.add_command(command)
 
 
 _register()
@@ -60,4 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("activeresponse: interrupted", err=True)
         return 130
+    except Exception as exc:  # a bug, not a user mistake: the trace goes to our log only
+        logsetup.get_logger("activeresponse.cli").exception("internal error")
+        click.echo(f"activeresponse: internal error ({type(exc).__name__}: {exc}); "
+                   "details in the activeresponse log", err=True)  # fmt: skip
+        return errors.FAILURE
     return result if isinstance(result, int) else errors.OK

@@ -292,3 +292,33 @@ def test_expiry_is_reported_when_asked(tmp_path: Path, server: SMTPServer) -> No
             assert "blocked 1, extended 0, unblocked 0, expired 1" in text
         finally:
             box.cleanup()
+
+
+def test_expire_sweep_reports_and_sends(tmp_path: Path, server: SMTPServer) -> None:
+    """The periodic `activeresponse expire` spools the blocks it ends and tries to send
+    what is due. It runs inside the namespace, whose loopback has no mail server: the
+    send fails, the sweep does not, and nothing is lost; sent afterwards from outside."""
+    import sys
+
+    lines = notify_lines(notify_smtp_port=server.port, notify_events=["block", "expire"])
+    with Namespace.create("ar-notify") as ns:
+        box = AgentSandbox(tmp_path, ns, "nft", config_extra=lines, timeout=1)
+        try:
+            assert box.ossec("add", "-", "198.51.100.8", "1.1", "5712").returncode == 0
+            time.sleep(1.5)
+            cli = str(Path(sys.executable).parent / "activeresponse")
+            done = subprocess.run(
+                ns.exec_argv([cli, "--config", str(box.config), "expire"]),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "expired 198.51.100.8" in done.stdout
+            assert "notification via email failed (kept, retried later)" in done.stdout
+            assert box.drops(4) == [] and server.received == []
+            assert send_all(box, force=True).sent == [("email", "digest", 2)]
+            text = server.received[0].text
+            assert "198.51.100.8  blocked" in text and "198.51.100.8  expired" in text
+        finally:
+            box.cleanup()

@@ -64,3 +64,16 @@ def test_ar_timeout() -> None:
     assert agentconf.ar_timeout(text, "firewall-drop.sh") == 3600
     assert agentconf.ar_timeout(text, "firewall-drop") is None
     assert agentconf.ar_timeout("", "firewall-drop.sh") is None
+
+
+def test_repeated_offenders() -> None:
+    text = (
+        "<ossec_config><active-response>\n"
+        "  <repeated_offenders>30, 60,120</repeated_offenders>\n"
+        "</active-response></ossec_config>\n"
+        "<!-- <active-response><repeated_offenders>1</repeated_offenders></active-response> -->"
+    )
+    assert agentconf.repeated_offenders(text) == [1800, 3600, 7200]
+    assert agentconf.repeated_offenders("<ossec_config></ossec_config>") == []
+    bad = "<active-response><repeated_offenders>1,x</repeated_offenders></active-response>"
+    assert agentconf.repeated_offenders(bad) == []

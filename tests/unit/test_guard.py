@@ -69,7 +69,7 @@ def test_width_needs_force() -> None:
 
 
 def test_temporary_allows() -> None:
-    with pytest.raises(Refused, match="temporarily allowed"):
+    with pytest.raises(Refused, match="allowed by `activeresponse allow`"):
         make_guard().check(net("192.0.2.7"), temporary_allows=[net("192.0.2.7/32")])
 
 

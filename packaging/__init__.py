@@ -1,0 +1,1 @@
+"""Files for packagers and for ``activeresponse install`` (shipped as package data)."""
