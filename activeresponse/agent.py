@@ -12,7 +12,7 @@ from ipaddress import ip_network
 
 from . import agentconf, arlog, config, errors, logsetup, protocol
 from .addresses import parse_ip, printable
-from .errors import ActiveResponseError, InvalidAddress, ProtocolError
+from .errors import ActiveResponseError, InvalidAddress, ProtocolError, Refused
 from .logsetup import get_logger
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
@@ -47,7 +47,7 @@ def _timeout(rt, program: str) -> int:
     return configured or rt.config.default_timeout
 
 
-def _execute(rt, request: protocol.Request, network: IPNetwork, program: str) -> None:
+def _execute(rt, request: protocol.Request, network: IPNetwork, program: str, notice: dict) -> None:
     """Carry out a validated request."""
     from . import operations
 
@@ -61,12 +61,17 @@ def _execute(rt, request: protocol.Request, network: IPNetwork, program: str) ->
             rule_id=request.rule_id,
             user=request.user,
             reason=request.location,
+            notice=notice,
             escalate=True,
             agent_repeats=agentconf.agent_repeat_timeouts(rt.tree),
         )
     else:
         operations.unblock(
-            rt, network, removed_by=request.protocol, only_origins=operations.AGENT_ORIGINS
+            rt,
+            network,
+            removed_by=request.protocol,
+            only_origins=operations.AGENT_ORIGINS,
+            notice=notice,
         )
 
 
@@ -81,10 +86,62 @@ def _validated(request: protocol.Request, reporter: Reporter) -> IPNetwork:
         raise
 
 
+def _acceptable(rt, address: str) -> bool:
+    try:
+        rt.guard.check(ip_network(address))
+    except Refused:
+        return False
+    return True
+
+
+def _attacker(rt, request: protocol.Request, reporter: Reporter) -> tuple[IPNetwork, dict]:
+    """The address to act on, and what the notification says about it.
+
+    Normally the agent's source address. When the agent has none, or gives this host's
+    own address (an alert decoded from the messages log), the alert's log line is read
+    for the real source (attacker.py): exactly one address that the guard accepts, or
+    nothing. The request is updated, so check_keys and the ledger use the address found.
+    """
+    notice: dict = {"alert": request.alert}
+    network = None
+    if request.address:
+        network = _validated(request, reporter)
+        if network.network_address not in rt.host_interfaces()[0]:
+            return network, notice  # the normal path: no log parsing, no `re`
+    from .attacker import from_log
+
+    found, notes = from_log(protocol.log_line(request.alert), lambda a: _acceptable(rt, a))
+    if network is not None:
+        why = f"srcip {network.network_address} is this host's own address"
+    else:
+        why = "srcip is missing"
+    if found is None:
+        log.info(
+            "%s and the log line names no usable address%s",
+            why,
+            f" ({'; '.join(notes)})" if notes else "",
+        )
+        if network is None:
+            raise ProtocolError("Cannot read 'srcip' from data")
+        return network, notice  # the guard refuses it, as it always did
+    why += f"; attacker {found.address} taken from the log line ({found.pattern})"
+    reporter.message(why)
+    log.info("%s", why)
+    notice.update(
+        source="log",
+        source_pattern=found.pattern,
+        source_reason="own" if network is not None else "missing",
+        agent_srcip=request.address,
+    )
+    request.address = found.address
+    return ip_network(found.address), notice
+
+
 def run_ossec(rt, reporter: Reporter, program: str, args: list[str]) -> int:
     reporter.call(args)  # OSSEC's script logs the call first, whatever follows
     request = protocol.parse_ossec(args)
-    _execute(rt, request, _validated(request, reporter), program)
+    network, notice = _attacker(rt, request, reporter)
+    _execute(rt, request, network, program, notice)
     return errors.OK
 
 
@@ -95,7 +152,7 @@ def run_wazuh(rt, reporter: Reporter, program: str, stdin: BinaryIO, stdout: Tex
         raise ProtocolError("Cannot read input from stdin")
     reporter.message(raw.decode("utf-8", "surrogateescape").rstrip("\r\n"))
     request = protocol.parse_wazuh(protocol.decode_message(raw))
-    network = _validated(request, reporter)
+    network, notice = _attacker(rt, request, reporter)
     if request.action == "add":
         keys = protocol.check_keys_message(program, [request.address])
         reporter.message(keys)
@@ -109,7 +166,7 @@ def run_wazuh(rt, reporter: Reporter, program: str, stdin: BinaryIO, stdout: Tex
             reporter.message(f"Aborted: {request.address} is already being handled by execd")
             reporter.message("Ended")
             return errors.OK
-    _execute(rt, request, network, program)
+    _execute(rt, request, network, program, notice)
     reporter.message("Ended")
     return errors.OK
 

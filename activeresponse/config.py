@@ -42,12 +42,38 @@ DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "log_level": ("info", (str,)),
     "ar_log_file": ("/var/log/activeresponse/active-responses.log", (str,)),
     "plesk_root": ("/", (str,)),
+    # Notifications (activeresponse/notify/): off unless enabled.
+    "notify_enabled": (False, (bool,)),
+    "notify_events": (["block"], (list,)),
+    "notify_language": ("en", (str,)),
+    "notify_timezone": ("", (str,)),
+    "notify_subject_prefix": ("[activeresponse]", (str,)),
+    "notify_from": ("", (str,)),
+    "notify_to": ([], (list,)),
+    "notify_cc": ([], (list,)),
+    "notify_smtp_host": ("", (str,)),
+    "notify_smtp_port": (0, (int,)),
+    "notify_smtp_security": ("starttls", (str,)),
+    "notify_smtp_user": ("", (str,)),
+    "notify_smtp_password_file": ("", (str,)),
+    "notify_smtp_ca_file": ("", (str,)),
+    "notify_command": ([], (list,)),
+    "notify_timeout": (30, (int, float)),
+    "notify_background": (True, (bool,)),
+    "notify_gather_seconds": (10, (int, float)),
+    "notify_digest_seconds": (300, (int, float)),
+    "notify_retry_seconds": (60, (int, float)),
+    "notify_retry_max_seconds": (3600, (int, float)),
 }
+
+NOTIFY_EVENTS = ("block", "unblock", "expire")
 
 _CHOICES = {
     "backend": BACKENDS,
     "iptables_variant": ("auto", "nft", "legacy"),
     "log_level": ("debug", "info", "warning", "error"),
+    "notify_language": ("en", "ja"),
+    "notify_smtp_security": ("starttls", "tls", "none"),
 }
 
 
@@ -72,6 +98,27 @@ class Config:
     log_level: str
     ar_log_file: str
     plesk_root: str
+    notify_enabled: bool
+    notify_events: list[str]
+    notify_language: str
+    notify_timezone: str
+    notify_subject_prefix: str
+    notify_from: str
+    notify_to: list[str]
+    notify_cc: list[str]
+    notify_smtp_host: str
+    notify_smtp_port: int
+    notify_smtp_security: str
+    notify_smtp_user: str
+    notify_smtp_password_file: str
+    notify_smtp_ca_file: str
+    notify_command: list[str]
+    notify_timeout: float
+    notify_background: bool
+    notify_gather_seconds: float
+    notify_digest_seconds: float
+    notify_retry_seconds: float
+    notify_retry_max_seconds: float
 
     def __init__(self, values: dict[str, object] | None = None, source: str = "defaults"):
         self.source = source
@@ -81,7 +128,7 @@ class Config:
             raise ConfigError(f"{source}: unknown setting(s): {', '.join(unknown)}")
         for key, (default, types) in DEFAULTS.items():
             value = values.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, types):
+            if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
                 raise ConfigError(f"{source}: {key} must be {types[0].__name__}, got {value!r}")
             if key in _CHOICES and value not in _CHOICES[key]:
                 raise ConfigError(f"{source}: {key} must be one of {', '.join(_CHOICES[key])}")
@@ -100,6 +147,42 @@ class Config:
             raise ConfigError(f"{source}: repeat_multipliers must be a list of numbers >= 1")
         if not 0 <= self.widest_block_v4 <= 32 or not 0 <= self.widest_block_v6 <= 128:
             raise ConfigError(f"{source}: widest_block_v4/_v6 must be prefix lengths")
+        self._check_notify(source)
+
+    def _check_notify(self, source: str) -> None:
+        """Cheap shape checks only: addresses, the time zone and files are checked where
+        notifications are sent (``activeresponse notify test`` shows every problem)."""
+        for key in ("notify_events", "notify_to", "notify_cc", "notify_command"):
+            if not all(isinstance(x, str) and x for x in getattr(self, key)):
+                raise ConfigError(f"{source}: {key} must be a list of non-empty strings")
+        bad = sorted(set(self.notify_events) - set(NOTIFY_EVENTS))
+        if bad:
+            raise ConfigError(
+                f"{source}: notify_events: unknown event(s) {', '.join(bad)} "
+                f"(known: {', '.join(NOTIFY_EVENTS)})"
+            )
+        if not 0 <= self.notify_smtp_port <= 65535:
+            raise ConfigError(f"{source}: notify_smtp_port must be 0..65535")
+        for key in (
+            "notify_timeout",
+            "notify_gather_seconds",
+            "notify_digest_seconds",
+            "notify_retry_seconds",
+            "notify_retry_max_seconds",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{source}: {key} must not be negative")
+        if self.notify_timeout == 0 or self.notify_retry_seconds == 0:
+            raise ConfigError(f"{source}: notify_timeout and notify_retry_seconds must be > 0")
+
+    @property
+    def notify_spool_path(self) -> str:
+        return os.path.join(self.state_dir, "notify.sqlite3")
+
+    @property
+    def notify_lock_path(self) -> str:
+        """The sender's lock: one sender at a time (agent-started, cron or CLI)."""
+        return os.path.join(os.path.dirname(self.lock_file) or ".", "notify.lock")
 
     @property
     def ledger_path(self) -> str:

@@ -269,3 +269,11 @@ class Ledger:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def history(self, address: str) -> tuple[int, float | None]:
+        """How many blocks of ``address`` the ledger holds (ended ones included), and
+        when the first began."""
+        count, first = self._db.execute(
+            "SELECT count(*), min(created) FROM blocks WHERE address = ?", (address,)
+        ).fetchone()
+        return count, first

@@ -25,7 +25,7 @@ from .model import Block
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
 if TYPE_CHECKING:
-    from .addresses import IPNetwork
+    from .addresses import IPAddress, IPNetwork
 
 log = get_logger(__name__)
 
@@ -43,6 +43,7 @@ class Runtime:
         self._ledger: Ledger | None = None
         self._backend: Backend | None = None
         self._guard: Guard | None = None
+        self._interfaces: tuple[set, set] | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -58,15 +59,23 @@ class Runtime:
             self._backend = select(self.config)
         return self._backend
 
+    def host_interfaces(self) -> tuple[set[IPAddress], set[IPAddress]]:
+        """This host's (addresses, broadcasts), read from the kernel once per runtime:
+        the agent asks for them up to three times per call (is the agent's srcip our
+        own? the guard; the notification)."""
+        if self._interfaces is None:
+            from .hostaddrs import interface_addresses
+
+            self._interfaces = interface_addresses()
+        return self._interfaces
+
     @property
     def guard(self) -> Guard:
         if self._guard is None:
-            from .hostaddrs import interface_addresses
-
             self._guard = Guard(
                 allowlist=[parse_network(a) for a in self.config.allowlist],
                 managers=agentconf.manager_addresses(self.tree),
-                interfaces=interface_addresses,
+                interfaces=self.host_interfaces,
                 widest_v4=self.config.widest_block_v4,
                 widest_v6=self.config.widest_block_v6,
             )
@@ -157,10 +166,13 @@ def block(
     escalate: bool = False,
     agent_repeats: list[int] = (),
     now: float | None = None,
+    notice: dict | None = None,
 ) -> BlockResult:
     """Block ``net`` for ``timeout`` seconds (``None``: permanent). Blocking an address
     that is already blocked extends it and creates no second rule. With ``escalate``, a
-    repeat offender's timeout grows (repeat_* settings)."""
+    repeat offender's timeout grows (repeat_* settings). Once the block is committed, it
+    is reported (notify.record; ``notice``: the agent's alert and where the address came
+    from)."""
     now = time.time() if now is None else now
     with rt.lock():
         ledger = rt.ledger
@@ -210,6 +222,10 @@ def block(
             _when(stored.expires),
             stored.hits,
         )
+    if rt.config.notify_enabled:
+        from . import notify
+
+        notify.record(rt, "block", [stored], new=new, notice=notice, now=now)
     return BlockResult(stored, new, batch)
 
 
@@ -220,12 +236,16 @@ def unblock(
     removed_by: str,
     only_origins: Iterable[str] | None = None,
     now: float | None = None,
+    notice: dict | None = None,
 ) -> Block | None:
     """End the block of ``net`` (a no-op if there is none).
 
     With ``only_origins`` (the agent's timed ``delete``), a block of another origin is
     kept (an agent never lifts an admin's block), and so is an escalated repeat
     offender's block, which stays until its own expiry (the agent's timer is shorter).
+
+    Reported as an ``expire`` event when an agent's timer ended it (``removed_by`` is
+    the agent's protocol) or ``removed_by`` is ``expired``, else as ``unblock``.
     """
     now = time.time() if now is None else now
     with rt.lock():
@@ -254,6 +274,12 @@ def unblock(
     rt.backend.settle()
     if current is not None:
         log.log(_routine(removed_by), "unblocked %s (%s)", current.address, removed_by)
+        if rt.config.notify_enabled:
+            from . import notify
+
+            kind = "expire" if removed_by in (*AGENT_ORIGINS, "expired") else "unblock"
+            notice = {**(notice or {}), "removed_by": removed_by}
+            notify.record(rt, kind, [current], notice=notice, now=now)
     return current
 
 
@@ -268,6 +294,10 @@ def flush(rt: Runtime, *, removed_by: str = "flush", now: float | None = None) -
             sync(rt)
     rt.backend.settle()
     log.info("flushed %d block(s)", len(ended))
+    if ended and rt.config.notify_enabled:
+        from . import notify
+
+        notify.record(rt, "unblock", ended, notice={"removed_by": removed_by}, now=now)
     return ended
 
 
@@ -296,6 +326,10 @@ def reconcile(rt: Runtime, *, why: str, now: float | None = None) -> list[str]:
     rt.backend.settle()
     for line in report:
         log.info("%s: %s", why, line)
+    if due and rt.config.notify_enabled:
+        from . import notify
+
+        notify.record(rt, "expire", due, notice={"removed_by": "expired"}, now=now)
     return report
 
 

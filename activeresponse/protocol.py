@@ -131,6 +131,12 @@ def source_address(alert: object) -> str | None:
     return None
 
 
+def log_line(alert: object) -> str:
+    """The alert's original log line (Wazuh's ``full_log``), or ``""``."""
+    value = _get(alert, "full_log")
+    return value if isinstance(value, str) else ""
+
+
 def parse_wazuh(message: dict) -> Request:
     """Turn a decoded Wazuh message into a request."""
     command = message["command"]
@@ -139,7 +145,9 @@ def parse_wazuh(message: dict) -> Request:
     alert = _get(message, "parameters", "alert")
     address = source_address(alert)
     if address is None:
-        raise ProtocolError("Cannot read 'srcip' from data")
+        if not log_line(alert):
+            raise ProtocolError("Cannot read 'srcip' from data")
+        address = ""  # the agent looks for the attacker in the log line (attacker.py)
     assert isinstance(alert, dict)
     rule = alert.get("rule") if isinstance(alert.get("rule"), dict) else {}
     data = alert.get("data") if isinstance(alert.get("data"), dict) else {}

@@ -134,3 +134,24 @@ def run(
         log.debug("run: %s exited %d: %s", argv[0], code, stderr.strip())
         raise CommandError(argv, code, stderr)
     return Result(code, stdout, stderr)
+
+
+def spawn_detached(argv: list[str], *, env: dict[str, str] | None = None) -> int:
+    """Start ``argv`` in its own session with stdin/stdout/stderr on /dev/null and do not
+    wait for it: it holds none of our pipes (the agent's caller sees our exit at once),
+    and our exit or our process group's signals do not end it. Returns its pid."""
+    full_env = command_env(env)
+    path = which(argv[0], full_env)
+    if path is None:
+        raise CommandError(argv, 127, f"command not found: {argv[0]}")
+    if log.isEnabledFor(log.DEBUG):
+        log.debug("spawn (detached): %s", " ".join(argv))
+    null = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
+    try:
+        return os.posix_spawn(path, argv, full_env, file_actions=null, setsid=True)
+    except OSError as exc:
+        raise CommandError(argv, 126, f"cannot run {path}: {exc.strerror}") from None

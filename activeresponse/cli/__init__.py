@@ -51,6 +51,7 @@ def _register() -> None:
         install_cmd,
         listing,
         mode,
+        notify,
         status,
         sweep,
         unblock,
@@ -71,6 +72,7 @@ def _register() -> None:
         install_cmd.uninstall,
         agent_logs.command,
         demo.command,
+        notify.command,
     ):
         cli.add_command(command)
 
