@@ -28,6 +28,7 @@ DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "iptables_variant": ("auto", (str,)),
     "default_timeout": (600, (int,)),
     "admin_block_timeout": (86400, (int,)),
+    "kill_connections": (True, (bool,)),
     "repeat_window": (86400, (int,)),
     "repeat_multipliers": ([1], (list,)),
     "repeat_max_timeout": (604800, (int,)),
@@ -84,6 +85,7 @@ class Config:
     iptables_variant: str
     default_timeout: int
     admin_block_timeout: int
+    kill_connections: bool
     repeat_window: int
     repeat_multipliers: list[float]
     repeat_max_timeout: int

@@ -222,6 +222,10 @@ def block(
             _when(stored.expires),
             stored.hits,
         )
+    if new and rt.config.kill_connections:
+        from .conntrack import forget
+
+        forget(stored.network)
     if rt.config.notify_enabled:
         from . import notify
 
