@@ -26,6 +26,7 @@ BACKENDS = ("auto", "iptables", "ipset", "nftables", "plesk")
 DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "backend": ("auto", (str,)),
     "iptables_variant": ("auto", (str,)),
+    "set_maxelem": (1048576, (int,)),
     "default_timeout": (600, (int,)),
     "lock_timeout": (60.0, (int, float)),
     "allowlist": ([], (list,)),
@@ -51,6 +52,7 @@ class Config:
 
     backend: str
     iptables_variant: str
+    set_maxelem: int
     default_timeout: int
     lock_timeout: float
     allowlist: list[str]
@@ -78,6 +80,8 @@ class Config:
             setattr(self, key, list(value) if isinstance(value, list) else value)
         if not all(isinstance(x, str) for x in self.allowlist):
             raise ConfigError(f"{source}: allowlist must be a list of strings")
+        if not 1 <= self.set_maxelem <= 2**31 - 1:
+            raise ConfigError(f"{source}: set_maxelem must be between 1 and 2147483647")
         if self.default_timeout <= 0:
             raise ConfigError(f"{source}: default_timeout must be positive")
         if not 0 <= self.widest_block_v4 <= 32 or not 0 <= self.widest_block_v6 <= 128:

@@ -1,0 +1,474 @@
+"""nftables backend: our own table ``inet activeresponse``, timeout sets, one transaction
+per change. No other table is ever read or written.
+
+Layout::
+
+    table inet activeresponse
+      set v4  { type ipv4_addr; flags timeout; size <set_maxelem>; }   single addresses
+      set v6  { type ipv6_addr; flags timeout; size <set_maxelem>; }
+      set net4_<len> / net6_<len> { ...; flags interval, timeout; }   networks, per prefix
+      chain input   { type filter hook input priority filter - 10; policy accept;
+                      iif "lo" accept; ip saddr 127.0.0.0/8 accept; ip6 saddr ::1 accept
+                      ip saddr @v4 drop; ip6 saddr @v6 drop; ip saddr @net4_24 drop ... }
+      chain forward { the same without the iif rule }
+
+Single addresses never go in an interval set (neighbours would merge). Networks go in one
+interval set per prefix length, because nft refuses an interval that overlaps one already
+in the set ("interval overlaps with an existing one", nft 1.0.6), and an admin may block a
+/24 and a /28 inside it; networks of one prefix length never overlap.
+
+Our chains sit before the standard filter chains. An ``accept`` in a base chain only ends
+that chain: other tables still see the packet, so our loopback accepts never bypass
+anybody else's rules; they only make sure we never drop loopback traffic.
+
+Every change is one ``nft -f -`` transaction (atomic). Creation is idempotent (``add``);
+rules are repaired by ``flush chain`` and re-adding them in the same transaction.
+Element timeouts are set by delete and re-add in one transaction (re-adding an element
+with a new timeout updates it only on kernels from 6.10 on, not on Debian 12's 6.1); an
+``add`` of the element first makes the ``delete`` safe if the kernel expired it since we
+read the table, so removing an element that is gone is never an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from ..errors import CommandError
+from ..model import Block
+from ..runner import run
+from . import timeouts
+from .base import FAMILIES, Backend, Batch, Step
+
+TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..addresses import IPNetwork
+
+TABLE = "activeresponse"
+QUALIFIED = f"inet {TABLE}"
+PRIORITY = -10  # "filter - 10": before the standard filter chains
+TIMEOUT_CAP = timeouts.CAP
+CHUNK = 10000  # elements per statement: keeps lines and error messages readable
+_ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+_PROTO = {4: "ip", 6: "ip6"}
+_LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
+CHAINS = ("input", "forward")
+
+
+def set_for(net: IPNetwork) -> str:
+    """The set that holds ``net``: ``v4``/``v6`` for one address, ``net4_24`` etc."""
+    if net.prefixlen == net.max_prefixlen:
+        return f"v{net.version}"
+    return f"net{net.version}_{net.prefixlen}"
+
+
+def set_family(name: str) -> int | None:
+    """4 or 6 for one of our set names, None for any other name."""
+    if name in ("v4", "v6"):
+        return int(name[1])
+    head, _, length = name.partition("_")
+    if head in ("net4", "net6") and length.isdigit():
+        return int(head[3])
+    return None
+
+
+def set_spec(name: str, size: int) -> tuple[str, frozenset[str], int]:
+    """(type, flags, size) a set of ours must have."""
+    family = set_family(name)
+    assert family is not None
+    flags = ("timeout",) if name.startswith("v") else ("interval", "timeout")
+    return _ADDR_TYPE[family], frozenset(flags), size
+
+
+def _element(net: IPNetwork) -> str:
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+def _sets_order(name: str) -> tuple[int, int, int]:
+    """v4, v6, then network sets by family and prefix length: the order of the rules."""
+    family = set_family(name) or 0
+    if name.startswith("v"):
+        return (0, family, 0)
+    return (1, family, int(name.partition("_")[2]))
+
+
+def expected_rules(chain: str, sets: Iterable[str]) -> list[tuple[str, str]]:
+    """(nft syntax, canonical form of its JSON listing) of every rule of ``chain``."""
+    rules = []
+    if chain == "input":
+        rules.append(('iif "lo" accept', "meta iif == lo accept"))
+    for family in FAMILIES:
+        proto, lo = _PROTO[family], _LOOPBACK[family]
+        rules.append((f"{proto} saddr {lo} accept", f"{proto} saddr == {lo} accept"))
+    for name in sorted(sets, key=_sets_order):
+        proto = _PROTO[set_family(name)]  # type: ignore[index]
+        rules.append((f"{proto} saddr @{name} drop", f"{proto} saddr == @{name} drop"))
+    return rules
+
+
+def _operand(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, inner),) = value.items()
+        if kind == "meta" and isinstance(inner, dict):
+            return f"meta {inner.get('key')}"
+        if kind == "payload" and isinstance(inner, dict):
+            return f"{inner.get('protocol')} {inner.get('field')}"
+        if kind == "prefix" and isinstance(inner, dict):
+            return f"{inner.get('addr')}/{inner.get('len')}"
+    return json.dumps(value, sort_keys=True)
+
+
+def rule_text(expr: list[Any]) -> str:
+    """A canonical one-line form of a rule's JSON ``expr``, to compare with what we want
+    (anything we do not write is kept verbatim, so it never compares equal)."""
+    import json
+
+    parts = []
+    for stmt in expr:
+        if isinstance(stmt, dict) and len(stmt) == 1:
+            ((kind, value),) = stmt.items()
+            if kind == "match" and isinstance(value, dict):
+                left, op, right = value.get("left"), value.get("op"), value.get("right")
+                parts.append(f"{_operand(left)} {op} {_operand(right)}")
+                continue
+            if kind in ("accept", "drop") and value is None:
+                parts.append(kind)
+                continue
+        parts.append(json.dumps(stmt, sort_keys=True))
+    return " ".join(parts)
+
+
+class NftSet:
+    """One set of our table; ``elements``: network -> Unix expiry (``None``: permanent)."""
+
+    __slots__ = ("elements", "flags", "name", "size", "type")
+
+    def __init__(self, name: str, type_: str, flags: Iterable[str], size: int | None) -> None:
+        self.name = name
+        self.type = type_
+        self.flags = frozenset(flags)
+        self.size = size
+        self.elements: dict[IPNetwork, float | None] = {}
+
+    def spec(self) -> tuple[str, frozenset[str], int | None]:
+        return self.type, self.flags, self.size
+
+
+class NftChain:
+    __slots__ = ("hook", "name", "policy", "prio", "rules", "type")
+
+    def __init__(self, name: str, type_: Any, hook: Any, prio: Any, policy: Any) -> None:
+        self.name = name
+        self.type = type_
+        self.hook = hook
+        self.prio = prio
+        self.policy = policy
+        self.rules: list[str] = []
+
+    def spec_ok(self) -> bool:
+        return (self.type, self.hook, self.prio, self.policy) == (
+            "filter",
+            self.name,
+            PRIORITY,
+            "accept",
+        )
+
+
+class NftState:
+    """A snapshot of our table (``exists`` False when there is none)."""
+
+    def __init__(self, families: Iterable[int], read_at: float) -> None:
+        self.families = sorted(set(families))
+        self.read_at = read_at
+        self.exists = False
+        self.sets: dict[str, NftSet] = {}
+        self.chains: dict[str, NftChain] = {}
+
+
+def _network(value: Any) -> IPNetwork | None:
+    import ipaddress
+
+    try:
+        if isinstance(value, str):
+            return ipaddress.ip_network(value)
+        if isinstance(value, dict) and "prefix" in value:
+            prefix = value["prefix"]
+            return ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}")
+        if isinstance(value, dict) and "range" in value:
+            low, high = (ipaddress.ip_address(a) for a in value["range"])
+            nets = list(ipaddress.summarize_address_range(low, high))  # type: ignore[arg-type]
+            return nets[0] if len(nets) == 1 else None
+    except (ValueError, TypeError, KeyError):
+        pass
+    return None
+
+
+def parse_nft_json(data: dict[str, Any], families: Iterable[int], read_at: float) -> NftState:
+    """Our table from ``nft -j list table inet activeresponse``. Elements the kernel has
+    expired are not listed; an element whose shape we do not write is skipped."""
+    state = NftState(families, read_at)
+    for obj in data.get("nftables", []):
+        if "table" in obj:
+            state.exists = True
+        elif "set" in obj:
+            raw = obj["set"]
+            flags = raw.get("flags", [])
+            nset = NftSet(
+                raw["name"],
+                raw.get("type", ""),
+                [flags] if isinstance(flags, str) else flags,
+                raw.get("size"),
+            )
+            for item in raw.get("elem", []):
+                value, expiry = item, None
+                if isinstance(item, dict) and "elem" in item:
+                    value = item["elem"].get("val")
+                    if "timeout" in item["elem"]:
+                        expiry = read_at + item["elem"].get("expires", 0)
+                net = _network(value)
+                if net is not None:
+                    nset.elements[net] = expiry
+            state.sets[nset.name] = nset
+        elif "chain" in obj:
+            raw = obj["chain"]
+            state.chains[raw["name"]] = NftChain(
+                raw["name"], raw.get("type"), raw.get("hook"), raw.get("prio"), raw.get("policy")
+            )
+        elif "rule" in obj:
+            raw = obj["rule"]
+            if raw.get("chain") in state.chains:
+                state.chains[raw["chain"]].rules.append(rule_text(raw.get("expr", [])))
+    return state
+
+
+def _elements_statement(verb: str, name: str, items: list[str]) -> list[str]:
+    return [
+        f"{verb} element {QUALIFIED} {name} {{ {', '.join(items[i : i + CHUNK])} }}"
+        for i in range(0, len(items), CHUNK)
+    ]
+
+
+def _with_timeout(net: IPNetwork, timeout: int | None) -> str:
+    return _element(net) if timeout is None else f"{_element(net)} timeout {timeout}s"
+
+
+class NftablesBackend(Backend):
+    name = "nftables"
+    timeout_cap = TIMEOUT_CAP
+
+    def __init__(self, maxelem: int = 1048576) -> None:
+        self.maxelem = maxelem
+
+    def describe(self) -> str:
+        return f"nftables (table {QUALIFIED})"
+
+    def read(self, families: Iterable[int] = FAMILIES) -> NftState:
+        import json
+
+        read_at = time.time()
+        done = run(["nft", "-j", "list", "table", "inet", TABLE], check=False)
+        if done.returncode != 0:
+            if "No such file or directory" in done.stderr:
+                return NftState(families, read_at)  # no table yet
+            raise CommandError(["nft", "-j", "list", "table"], done.returncode, done.stderr)
+        try:
+            data = json.loads(done.stdout)
+        except ValueError as exc:
+            raise CommandError(["nft", "-j"], done.returncode, f"unreadable JSON: {exc}") from None
+        return parse_nft_json(data, families, read_at)
+
+    def _plan(
+        self,
+        state: NftState,
+        families: list[int],
+        wanted: list[Block],
+        remove: list[IPNetwork],
+        exact: bool,
+        now: float | None,
+    ) -> Batch:
+        now = time.time() if now is None else now
+        cap = self.timeout_cap
+        want: dict[str, dict[IPNetwork, float | None]] = {}
+        gone = {n for n in remove if n.version in families}
+        for b in wanted:
+            if b.family not in families:
+                continue
+            if timeouts.live(b.expires, now):
+                want.setdefault(set_for(b.network), {})[b.network] = b.expires
+            else:
+                gone.add(b.network)  # expired: lifted, not given a timeout
+        names = {"v4", "v6"} | {n for n in state.sets if set_family(n)} | set(want)
+
+        actions: list[str] = []
+        create: list[str] = []
+        delete: list[str] = []
+        elements: list[str] = []
+        after: set[str] = set()
+        for name in sorted(names, key=_sets_order):
+            family = set_family(name)
+            current = state.sets.get(name)
+            spec = set_spec(name, self.maxelem)
+            rebuild = current is not None and current.spec() != spec
+            present = current.elements if current is not None else {}
+            mine = family in families
+            wanted_here = want.get(name, {})
+            dels = [n for n in present if mine and n not in wanted_here and (exact or n in gone)]
+            if (
+                exact
+                and mine
+                and current is not None
+                and name.startswith("net")
+                and not wanted_here
+                and len(dels) == len(present)
+            ):
+                delete.append(name)  # an emptied network set goes with its rules
+                actions.append(f"deleted empty set {name}")
+                continue
+            after.add(name)
+            adds = {
+                n: timeouts.kernel_timeout(e, now, cap)
+                for n, e in wanted_here.items()
+                if rebuild or n not in present or not timeouts.expiry_ok(present[n], e, now, cap)
+            }
+            if current is None or rebuild:
+                if rebuild:
+                    delete.append(name)
+                    # Keep what the set held (and is not removed) with what is left of it.
+                    for n, expiry in present.items():
+                        if n not in adds and n not in dels:
+                            adds[n] = timeouts.kernel_timeout(expiry, now, cap)
+                    actions.append(f"rebuilt set {name} ({len(adds)} elements)")
+                else:
+                    actions.append(f"created set {name}")
+                create.append(self._set_statement(name, spec))
+                if adds:
+                    items = [_with_timeout(n, t) for n, t in adds.items()]
+                    elements += _elements_statement("add", name, items)
+                    actions.append(f"added {len(adds)} element(s) to {name}")
+                continue
+            refresh = [n for n in adds if n in present]
+            # add+delete: never an error, even for an element expired since we read it.
+            out = [_element(n) for n in dels + refresh]
+            elements += _elements_statement("add", name, out)
+            elements += _elements_statement("delete", name, out)
+            items = [_with_timeout(n, t) for n, t in adds.items()]
+            elements += _elements_statement("add", name, items)
+            actions += [f"removed {_element(n)} from {name}" for n in dels]
+            for n, t in adds.items():
+                what = "permanent" if t is None else f"timeout {t}s"
+                verb = "refreshed" if n in present else "added"
+                actions.append(f"{verb} {_element(n)} in {name} ({what})")
+
+        chains: list[str] = []
+        delete_chains: list[str] = []
+        flush: list[str] = []
+        rules: list[str] = []
+        rewrite = bool(delete)
+        for chain in CHAINS:
+            expected = expected_rules(chain, after)
+            current = state.chains.get(chain)
+            if current is None or not current.spec_ok():
+                if current is not None:
+                    flush.append(f"flush chain {QUALIFIED} {chain}")
+                    delete_chains.append(chain)
+                    actions.append(f"recreated chain {chain} (hook, priority or policy)")
+                else:
+                    actions.append(f"created chain {chain}")
+                chains.append(
+                    f"add chain {QUALIFIED} {chain} {{ type filter hook {chain} "
+                    f"priority filter - {-PRIORITY}; policy accept; }}"
+                )
+                rewrite = True
+            elif current.rules != [canon for _, canon in expected]:
+                actions.append(f"rewrote the rules of chain {chain}")
+                rewrite = True
+        if rewrite:
+            for chain in CHAINS:
+                line = f"flush chain {QUALIFIED} {chain}"
+                if chain in state.chains and line not in flush:
+                    flush.append(line)
+                for text, _ in expected_rules(chain, after):
+                    rules.append(f"add rule {QUALIFIED} {chain} {text}")
+
+        # Order matters inside the transaction: rules go before the sets they reference.
+        body = (
+            flush
+            + [f"delete chain {QUALIFIED} {c}" for c in delete_chains]
+            + [f"delete set {QUALIFIED} {n}" for n in delete]
+            + create
+            + chains
+            + elements
+            + rules
+        )
+        batch = Batch()
+        if body:
+            payload = "\n".join([f"add table {QUALIFIED}", *body]) + "\n"
+            batch.steps.append(Step(["nft", "-f", "-"], payload))
+            if not state.exists:
+                actions.insert(0, f"created table {QUALIFIED}")
+            batch.actions.extend(actions)
+        return batch
+
+    @staticmethod
+    def _set_statement(name: str, spec: tuple[str, frozenset[str], int]) -> str:
+        type_, flags, size = spec
+        order = [f for f in ("interval", "timeout") if f in flags]
+        return (
+            f"add set {QUALIFIED} {name} {{ type {type_}; flags {', '.join(order)}; size {size}; }}"
+        )
+
+    def plan(
+        self,
+        state: NftState,
+        *,
+        add: Iterable[Block] = (),
+        remove: Iterable[IPNetwork] = (),
+        now: float | None = None,
+    ) -> Batch:
+        """``now`` (default: the clock) is the time element timeouts are counted from."""
+        adds, removes = list(add), list(remove)
+        families = sorted({b.family for b in adds} | {n.version for n in removes})
+        return self._plan(state, families, adds, removes, exact=False, now=now)
+
+    def plan_sync(
+        self,
+        state: NftState,
+        blocks: Iterable[Block],
+        families: Iterable[int],
+        *,
+        now: float | None = None,
+    ) -> Batch:
+        return self._plan(state, sorted(set(families)), list(blocks), [], exact=True, now=now)
+
+    def apply(self, batch: Batch) -> None:
+        for step in batch.steps:
+            run(step.argv, input=step.payload)
+
+    def enforced(self, state: NftState) -> set[IPNetwork]:
+        return {
+            net
+            for name, nset in state.sets.items()
+            if set_family(name) in state.families
+            for net in nset.elements
+        }
+
+    def safeguards_ok(self, state: NftState) -> bool:
+        sets = {n for n in state.sets if set_family(n)}
+        if not {"v4", "v6"} <= sets:
+            return False
+        for name in sets:
+            if state.sets[name].spec() != set_spec(name, self.maxelem):
+                return False
+        for chain in CHAINS:
+            current = state.chains.get(chain)
+            if current is None or not current.spec_ok():
+                return False
+            if current.rules != [canon for _, canon in expected_rules(chain, sets)]:
+                return False
+        return True
