@@ -4,9 +4,10 @@ Run as ``ip netns exec NS python backend_driver.py BACKEND [MAXELEM]`` with a JS
 operations on stdin; prints one JSON list of results. Blocks are given as
 ``[network, seconds-from-now or null]``. Operations:
 
-- ``{"op": "plan", "add": [...], "remove": [networks], "stale": seconds}``: read, wait
-  ``stale`` seconds (so the kernel may expire elements the snapshot still shows), plan,
-  apply;
+- ``{"op": "plan", "add": [...], "remove": [networks], "stale": seconds, "elements":
+  bool}``: read (``elements=False``: without listing the elements, as operations does),
+  wait ``stale`` seconds (so the kernel may expire elements the snapshot still shows),
+  plan, apply;
 - ``{"op": "sync", "blocks": [...], "families": [4, 6]}``: read, plan_sync, apply;
 - ``{"op": "sync_range", "count": N}``: plan_sync of N IPv4 addresses 10.x.y.z, apply;
 - ``{"op": "read"}``: what ``enforced()`` and ``safeguards_ok()`` say;
@@ -83,7 +84,7 @@ def run(backend, op: dict) -> dict:
             {ipaddress.ip_network(n).version for n, _ in op.get("add", [])}
             | {ipaddress.ip_network(n).version for n in op.get("remove", [])}
         )
-        state = backend.read(families)
+        state = backend.read(families, elements=op.get("elements", True))
         time.sleep(op.get("stale", 0))
         batch = backend.plan(
             state,

@@ -60,8 +60,12 @@ class Backend:
         """Name and variant for ``status``, e.g. ``iptables (nft)``."""
         return self.name
 
-    def read(self, families: Iterable[int] = FAMILIES) -> Any:
-        """Snapshot what the kernel holds for these families."""
+    def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> Any:
+        """Snapshot what the kernel holds for these families. With ``elements=False`` a
+        backend may leave out the blocks themselves where it can list its structure
+        without them (the set backends: listing 100,000 elements takes about a second):
+        enough for :meth:`plan`, which then writes changes that are right whatever the
+        kernel holds, but not for :meth:`plan_sync` or :meth:`enforced`."""
         raise NotImplementedError
 
     def plan(

@@ -12,8 +12,9 @@ to chain ACTIVERESPONSE second in INPUT and FORWARD, every rule tagged) and, in 
 one ``-m set --match-set <set> src -j DROP`` rule per set. A change is one
 ``ipset restore -exist`` step (sets created if missing, ``add`` with the element's
 timeout, ``del``), then one ``*-restore --noflush`` step per family when the chain or
-hooks need it. ``-exist`` makes re-adding an element update its timeout (no duplicate)
-and deleting an absent one a no-op.
+hooks need it. With ``-exist``, re-adding an element sets its new timeout (no duplicate)
+and deleting an absent one is a no-op, so a plan never fails on an element the kernel
+expired since it was listed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from collections.abc import Iterable
 from ..errors import FirewallError
 from ..model import Block
 from ..runner import run
-from . import timeouts
+from . import elements
 from .base import FAMILIES, Batch, Step
+from .elements import element_text
 from .iptables import CHAIN, TAG, FamilyState, XtablesBackend, _source_text
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from ..addresses import IPNetwork
 
 PREFIX = "activeresponse"
-TIMEOUT_CAP = timeouts.CAP  # ipset refuses longer timeouts
+TIMEOUT_CAP = elements.CAP  # ipset refuses longer timeouts
 _INET = {4: "inet", 6: "inet6"}
 
 
@@ -51,8 +53,8 @@ def set_rule(name: str) -> str:
 
 
 class IpSet:
-    """One of our sets as ``ipset save`` printed it. ``elements``: network -> remaining
-    seconds at the time of the listing, 0 for a permanent element."""
+    """One of our sets. ``elements``: element text -> seconds left when listed, 0 for a
+    permanent element (ipset lists at least 1 for a timed one)."""
 
     __slots__ = ("elements", "family", "maxelem", "name", "timeout", "type")
 
@@ -63,67 +65,92 @@ class IpSet:
         maxelem = options.get("maxelem", "")
         self.maxelem = int(maxelem) if maxelem.isdigit() else None
         self.timeout = "timeout" in options
-        self.elements: dict[IPNetwork, int] = {}
+        self.elements: dict[str, int] = {}
 
 
-# create options of `ipset save` that take a value (the others are flags).
+# create options of `ipset save` / the Header of `ipset list` that take a value.
 _VALUED = frozenset(
     ("family", "hashsize", "maxelem", "timeout", "bucketsize", "initval", "netmask", "size")
 )
 
 
-def parse_ipset_save(text: str) -> dict[str, IpSet]:
-    """Our sets (names starting with ``activeresponse-``) from ``ipset save`` output."""
-    import ipaddress
+def _options(words: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    rest = iter(words)
+    for word in rest:
+        options[word] = next(rest, "") if word in _VALUED else ""
+    return options
 
+
+def parse_ipset_save(text: str) -> dict[str, IpSet]:
+    """Our sets (names starting with ``activeresponse-``) with their elements, from
+    ``ipset save``."""
     sets: dict[str, IpSet] = {}
     mine = PREFIX + "-"
+    canonical = elements.canonical
     for line in text.splitlines():
         words = line.split()
         if len(words) < 3 or not words[1].startswith(mine):
             continue
-        if words[0] == "create":
-            options: dict[str, str] = {}
-            rest = iter(words[3:])
-            for word in rest:
-                options[word] = next(rest, "") if word in _VALUED else ""
-            sets[words[1]] = IpSet(words[1], words[2], options)
-        elif words[0] == "add" and words[1] in sets:
+        if words[0] == "add":
+            ipset = sets.get(words[1])
+            if ipset is None:
+                continue
             try:
-                net = ipaddress.ip_network(words[2])
+                key = canonical(words[2])
             except ValueError:
                 raise FirewallError(f"unexpected element in ipset {words[1]}: {line}") from None
-            left = words[words.index("timeout") + 1] if "timeout" in words[3:] else "0"
-            sets[words[1]].elements[net] = int(left)
+            # "add SET ELEM timeout N": our sets hold nothing else.
+            left = words[4] if len(words) > 4 and words[3] == "timeout" else "0"
+            ipset.elements[key] = int(left)
+        elif words[0] == "create":
+            sets[words[1]] = IpSet(words[1], words[2], _options(words[3:]))
+    return sets
+
+
+def parse_ipset_list_terse(text: str) -> dict[str, IpSet]:
+    """Our sets without their elements, from ``ipset list -t``."""
+    sets: dict[str, IpSet] = {}
+    name = type_ = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(": ")
+        if key == "Name":
+            name, type_ = value.strip(), ""
+        elif key == "Type":
+            type_ = value.strip()
+        elif key == "Header" and name.startswith(PREFIX + "-"):
+            sets[name] = IpSet(name, type_, _options(value.split()))
     return sets
 
 
 class IpsetState:
-    """A snapshot: our sets, and the iptables filter table of each family read."""
+    """A snapshot: our sets, and the iptables filter table of each family read.
+    ``complete`` is False when the elements were not listed (``read(elements=False)``)."""
 
     def __init__(
-        self, sets: dict[str, IpSet], tables: dict[int, FamilyState], read_at: float
+        self,
+        sets: dict[str, IpSet],
+        tables: dict[int, FamilyState],
+        read_at: float,
+        complete: bool = True,
     ) -> None:
         self.sets = sets
         self.tables = tables
         self.read_at = read_at
+        self.complete = complete
 
-    def expiry(self, ipset: IpSet, net: IPNetwork) -> float | None:
+    def expiry(self, ipset: IpSet, key: str) -> float | None:
         """Unix time the kernel drops this element, ``None`` if permanent."""
-        left = ipset.elements[net]
+        left = ipset.elements[key]
         return None if left == 0 else self.read_at + left
 
-
-def _kind(single: bool) -> str:
-    return "hash:ip" if single else "hash:net"
-
-
-def _add_line(name: str, net: IPNetwork, timeout: int | None) -> str:
-    return f"add {name} {_element(net)} timeout {timeout or 0}"
+    def require_elements(self, what: str) -> None:
+        if not self.complete:
+            raise ValueError(f"{what} needs a snapshot with elements (read(elements=True))")
 
 
-def _element(net: IPNetwork) -> str:
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+def _add_line(name: str, key: str, timeout: int | None) -> str:
+    return f"add {name} {key} timeout {timeout or 0}"
 
 
 class IpsetBackend(XtablesBackend):
@@ -137,11 +164,14 @@ class IpsetBackend(XtablesBackend):
     def describe(self) -> str:
         return f"ipset (iptables {self.variant})"
 
-    def read(self, families: Iterable[int] = FAMILIES) -> IpsetState:
+    def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> IpsetState:
         families = list(families)
         read_at = time.time()
-        sets = parse_ipset_save(run(["ipset", "save"]).stdout)
-        return IpsetState(sets, self.read_tables(families), read_at)
+        if elements:
+            sets = parse_ipset_save(run(["ipset", "save"]).stdout)
+        else:
+            sets = parse_ipset_list_terse(run(["ipset", "list", "-t"]).stdout)
+        return IpsetState(sets, self.read_tables(families), read_at, complete=elements)
 
     # -- the chain: one lookup rule per set ------------------------------------------------
 
@@ -153,7 +183,7 @@ class IpsetBackend(XtablesBackend):
         the iptables backend) go when their address is removed."""
         names = set_names(state.family)
         ours = [r for r in state.rules.get(CHAIN, []) if r.tagged]
-        lookups = [f"{r.match_set}" for r in ours if r.target == "DROP" and not r.source]
+        lookups = [r.match_set for r in ours if r.target == "DROP" and not r.source]
         lines: list[str] = []
         actions: list[str] = []
         if exact:
@@ -180,28 +210,36 @@ class IpsetBackend(XtablesBackend):
         state: IpsetState,
         family: int,
         single: bool,
-        wanted: dict[IPNetwork, float | None],
-        remove: set[IPNetwork],
+        wanted: dict[str, float | None],
+        remove: list[str],
         exact: bool,
         now: float,
     ) -> tuple[list[str], list[str]]:
-        """``ipset restore`` lines for one set: ``wanted`` (network -> expiry) present with
-        that expiry; ``remove`` (or, with ``exact``, everything not wanted) absent."""
+        """``ipset restore`` lines for one set: ``wanted`` (element -> expiry) present with
+        that expiry; ``remove`` (or, with ``exact``, everything not wanted) absent. From a
+        snapshot without elements, every wanted element is (re)added and every removed
+        one deleted: ``-exist`` makes both right whatever the set holds."""
         lines: list[str] = []
         actions: list[str] = []
         name = set_name(family, single)
         current = state.sets.get(name)
-        present = current.elements if current else {}
         cap = self.timeout_cap
-        adds = {
-            net: timeouts.kernel_timeout(expires, now, cap)
-            for net, expires in wanted.items()
-            if current is None
-            or net not in present
-            or not timeouts.expiry_ok(state.expiry(current, net), expires, now, cap)
-        }
-        dels = [n for n in present if n not in wanted and (exact or n in remove)]
-        kind, inet = _kind(single), _INET[family]
+        kernel_timeout = elements.kernel_timeout
+        if current is None or not state.complete:
+            adds = {k: kernel_timeout(e, now, cap) for k, e in wanted.items()}
+            dels = [k for k in remove if k not in wanted] if current is not None else []
+            present: dict[str, int] = {}
+        else:
+            present = current.elements
+            expiry_ok = elements.expiry_ok
+            adds = {
+                k: kernel_timeout(e, now, cap)
+                for k, e in wanted.items()
+                if k not in present or not expiry_ok(state.expiry(current, k), e, now, cap)
+            }
+            gone = set(remove)
+            dels = [k for k in present if k not in wanted and (exact or k in gone)]
+        kind, inet = ("hash:ip" if single else "hash:net"), _INET[family]
         header = f"{kind} family {inet} maxelem {self.maxelem} timeout 0"
         if current is None:
             lines.append(f"create {name} {header}")
@@ -212,16 +250,22 @@ class IpsetBackend(XtablesBackend):
                 f"ipset {name} exists as {current.type} family {current.family}, not {kind} "
                 f"family {inet}: delete its rule from {CHAIN} and `ipset destroy {name}`"
             )
-        elif current.maxelem != self.maxelem or not current.timeout:
+        elif (current.maxelem != self.maxelem or not current.timeout) and state.complete:
+            # (From a snapshot without elements the set cannot be copied: the next sync
+            # rebuilds it.)
             return self._rebuild(state, current, header, adds, dels, now)
-        for net, timeout in adds.items():
-            lines.append(_add_line(name, net, timeout))
+        for key, timeout in adds.items():
+            lines.append(_add_line(name, key, timeout))
+        for key in dels:
+            lines.append(f"del {name} {key}")
+        if len(adds) + len(dels) > 20:
+            actions.append(f"{name}: added or refreshed {len(adds)}, removed {len(dels)}")
+            return lines, actions
+        for key, timeout in adds.items():
             what = "permanent" if timeout is None else f"timeout {timeout}s"
-            verb = "refreshed" if net in present else "added"
-            actions.append(f"{verb} {_element(net)} in {name} ({what})")
-        for net in dels:
-            lines.append(f"del {name} {_element(net)}")
-            actions.append(f"removed {_element(net)} from {name}")
+            verb = "refreshed" if key in present else "added"
+            actions.append(f"{verb} {key} in {name} ({what})")
+        actions.extend(f"removed {key} from {name}" for key in dels)
         return lines, actions
 
     def _rebuild(
@@ -229,8 +273,8 @@ class IpsetBackend(XtablesBackend):
         state: IpsetState,
         current: IpSet,
         header: str,
-        adds: dict[IPNetwork, int | None],
-        dels: list[IPNetwork],
+        adds: dict[str, int | None],
+        dels: list[str],
         now: float,
     ) -> tuple[list[str], list[str]]:
         """A set whose maxelem (or timeout support) is not what the config says: fill a new
@@ -239,14 +283,14 @@ class IpsetBackend(XtablesBackend):
         tmp = f"{current.name}-new"
         lines = [f"destroy {tmp}"] if tmp in state.sets else []
         lines.append(f"create {tmp} {header}")
-        keep: dict[IPNetwork, int | None] = {}
+        keep: dict[str, int | None] = {}
         gone = set(dels)
-        for net in current.elements:
-            if net not in gone:
-                expires = state.expiry(current, net)
-                keep[net] = timeouts.kernel_timeout(expires, now, self.timeout_cap)
+        for key in current.elements:
+            if key not in gone:
+                expires = state.expiry(current, key)
+                keep[key] = elements.kernel_timeout(expires, now, self.timeout_cap)
         keep.update(adds)
-        lines.extend(_add_line(tmp, net, t) for net, t in keep.items())
+        lines.extend(_add_line(tmp, key, t) for key, t in keep.items())
         lines += [f"swap {current.name} {tmp}", f"destroy {tmp}"]
         return lines, [f"rebuilt ipset {current.name} ({header}, {len(keep)} elements)"]
 
@@ -263,20 +307,31 @@ class IpsetBackend(XtablesBackend):
         batch = Batch()
         restore: list[str] = []
         per_family = {}
+        # (family, single) -> element -> expiry; and what goes.
+        want: dict[tuple[int, bool], dict[str, float | None]] = {}
+        gone: dict[tuple[int, bool], list[str]] = {}
+        for net in remove:
+            gone.setdefault((net.version, _single(net)), []).append(element_text(net))
+        for b in wanted:
+            where = (b.family, _single(b.network))
+            if elements.live(b.expires, now):
+                want.setdefault(where, {})[element_text(b.network)] = b.expires
+            else:  # expired: lifted, not given a timeout
+                gone.setdefault(where, []).append(element_text(b.network))
         for family in families:
-            mine = [b for b in wanted if b.family == family]
-            removed = [n for n in remove if n.version == family]
-            # An expired block handed to plan() is lifted, not given a timeout.
-            gone = set(removed) | {b.network for b in mine if not timeouts.live(b.expires, now)}
             for single in (True, False):
-                want = {
-                    b.network: b.expires
-                    for b in mine
-                    if b.is_single == single and b.network not in gone
-                }
-                lines, actions = self._plan_set(state, family, single, want, gone, exact, now)
+                lines, actions = self._plan_set(
+                    state,
+                    family,
+                    single,
+                    want.get((family, single), {}),
+                    gone.get((family, single), []),
+                    exact,
+                    now,
+                )
                 restore.extend(lines)
                 batch.actions.extend(actions)
+            removed = [n for n in remove if n.version == family]
             per_family[family] = self.plan_family(state.tables[family], [], removed, exact)
         if restore:
             batch.steps.append(Step(["ipset", "restore", "-exist"], "\n".join(restore) + "\n"))
@@ -303,6 +358,7 @@ class IpsetBackend(XtablesBackend):
         *,
         now: float | None = None,
     ) -> Batch:
+        state.require_elements("plan_sync")
         families = sorted(set(families))
         wanted = [b for b in blocks if b.family in families]
         return self._plan(state, families, wanted, [], exact=True, now=now)
@@ -311,11 +367,12 @@ class IpsetBackend(XtablesBackend):
         """Elements of our sets, and per-address drops of ours still in the chain."""
         import ipaddress
 
+        state.require_elements("enforced")
         found: set[IPNetwork] = set()
         for family, table in state.tables.items():
             for name in set_names(family):
                 if name in state.sets:
-                    found.update(state.sets[name].elements)
+                    found.update(map(elements.network, state.sets[name].elements))
             found.update(ipaddress.ip_network(src) for src in table.our_drops())
         return found
 
@@ -329,3 +386,7 @@ class IpsetBackend(XtablesBackend):
                 if name not in state.sets or f"{name} src" not in lookups:
                     return False
         return True
+
+
+def _single(net: IPNetwork) -> bool:
+    return net.prefixlen == net.max_prefixlen

@@ -37,8 +37,9 @@ from collections.abc import Iterable
 from ..errors import CommandError
 from ..model import Block
 from ..runner import run
-from . import timeouts
+from . import elements
 from .base import FAMILIES, Backend, Batch, Step
+from .elements import element_text
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 TABLE = "activeresponse"
 QUALIFIED = f"inet {TABLE}"
 PRIORITY = -10  # "filter - 10": before the standard filter chains
-TIMEOUT_CAP = timeouts.CAP
+TIMEOUT_CAP = elements.CAP
 CHUNK = 10000  # elements per statement: keeps lines and error messages readable
 _ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _PROTO = {4: "ip", 6: "ip6"}
@@ -80,10 +81,6 @@ def set_spec(name: str, size: int) -> tuple[str, frozenset[str], int]:
     assert family is not None
     flags = ("timeout",) if name.startswith("v") else ("interval", "timeout")
     return _ADDR_TYPE[family], frozenset(flags), size
-
-
-def _element(net: IPNetwork) -> str:
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
 def _sets_order(name: str) -> tuple[int, int, int]:
@@ -145,7 +142,8 @@ def rule_text(expr: list[Any]) -> str:
 
 
 class NftSet:
-    """One set of our table; ``elements``: network -> Unix expiry (``None``: permanent)."""
+    """One set of our table; ``elements``: element text -> Unix expiry (``None``:
+    permanent)."""
 
     __slots__ = ("elements", "flags", "name", "size", "type")
 
@@ -154,7 +152,7 @@ class NftSet:
         self.type = type_
         self.flags = frozenset(flags)
         self.size = size
-        self.elements: dict[IPNetwork, float | None] = {}
+        self.elements: dict[str, float | None] = {}
 
     def spec(self) -> tuple[str, frozenset[str], int | None]:
         return self.type, self.flags, self.size
@@ -181,38 +179,49 @@ class NftChain:
 
 
 class NftState:
-    """A snapshot of our table (``exists`` False when there is none)."""
+    """A snapshot of our table (``exists`` False when there is none). ``complete`` is
+    False when the elements were not listed (``read(elements=False)``)."""
 
-    def __init__(self, families: Iterable[int], read_at: float) -> None:
+    def __init__(self, families: Iterable[int], read_at: float, complete: bool = True) -> None:
         self.families = sorted(set(families))
         self.read_at = read_at
+        self.complete = complete
         self.exists = False
         self.sets: dict[str, NftSet] = {}
         self.chains: dict[str, NftChain] = {}
 
+    def require_elements(self, what: str) -> None:
+        if not self.complete:
+            raise ValueError(f"{what} needs a snapshot with elements (read(elements=True))")
 
-def _network(value: Any) -> IPNetwork | None:
+
+def _key(value: Any) -> str | None:
+    """Element text of a listed set element value (address, prefix, or a range that is
+    exactly one network); None for anything else."""
     import ipaddress
 
     try:
         if isinstance(value, str):
-            return ipaddress.ip_network(value)
+            return elements.canonical(value)
         if isinstance(value, dict) and "prefix" in value:
             prefix = value["prefix"]
-            return ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}")
+            return elements.canonical(f"{prefix['addr']}/{prefix['len']}")
         if isinstance(value, dict) and "range" in value:
             low, high = (ipaddress.ip_address(a) for a in value["range"])
             nets = list(ipaddress.summarize_address_range(low, high))  # type: ignore[arg-type]
-            return nets[0] if len(nets) == 1 else None
+            return element_text(nets[0]) if len(nets) == 1 else None
     except (ValueError, TypeError, KeyError):
         pass
     return None
 
 
-def parse_nft_json(data: dict[str, Any], families: Iterable[int], read_at: float) -> NftState:
-    """Our table from ``nft -j list table inet activeresponse``. Elements the kernel has
-    expired are not listed; an element whose shape we do not write is skipped."""
-    state = NftState(families, read_at)
+def parse_nft_json(
+    data: dict[str, Any], families: Iterable[int], read_at: float, complete: bool = True
+) -> NftState:
+    """Our table from ``nft -j list table inet activeresponse`` (``complete``: without
+    ``-t``, so with the elements). Elements the kernel has expired are not listed; an
+    element whose shape we do not write is skipped."""
+    state = NftState(families, read_at, complete)
     for obj in data.get("nftables", []):
         if "table" in obj:
             state.exists = True
@@ -231,9 +240,9 @@ def parse_nft_json(data: dict[str, Any], families: Iterable[int], read_at: float
                     value = item["elem"].get("val")
                     if "timeout" in item["elem"]:
                         expiry = read_at + item["elem"].get("expires", 0)
-                net = _network(value)
-                if net is not None:
-                    nset.elements[net] = expiry
+                key = _key(value)
+                if key is not None:
+                    nset.elements[key] = expiry
             state.sets[nset.name] = nset
         elif "chain" in obj:
             raw = obj["chain"]
@@ -254,8 +263,8 @@ def _elements_statement(verb: str, name: str, items: list[str]) -> list[str]:
     ]
 
 
-def _with_timeout(net: IPNetwork, timeout: int | None) -> str:
-    return _element(net) if timeout is None else f"{_element(net)} timeout {timeout}s"
+def _with_timeout(key: str, timeout: int | None) -> str:
+    return key if timeout is None else f"{key} timeout {timeout}s"
 
 
 class NftablesBackend(Backend):
@@ -268,20 +277,23 @@ class NftablesBackend(Backend):
     def describe(self) -> str:
         return f"nftables (table {QUALIFIED})"
 
-    def read(self, families: Iterable[int] = FAMILIES) -> NftState:
+    def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> NftState:
         import json
 
         read_at = time.time()
-        done = run(["nft", "-j", "list", "table", "inet", TABLE], check=False)
+        argv = ["nft", "-j", "list", "table", "inet", TABLE]
+        if not elements:
+            argv.insert(1, "-t")  # terse: sets without their elements
+        done = run(argv, check=False)
         if done.returncode != 0:
             if "No such file or directory" in done.stderr:
-                return NftState(families, read_at)  # no table yet
-            raise CommandError(["nft", "-j", "list", "table"], done.returncode, done.stderr)
+                return NftState(families, read_at, elements)  # no table yet
+            raise CommandError(argv, done.returncode, done.stderr)
         try:
             data = json.loads(done.stdout)
         except ValueError as exc:
-            raise CommandError(["nft", "-j"], done.returncode, f"unreadable JSON: {exc}") from None
-        return parse_nft_json(data, families, read_at)
+            raise CommandError(argv, done.returncode, f"unreadable JSON: {exc}") from None
+        return parse_nft_json(data, families, read_at, elements)
 
     def _plan(
         self,
@@ -294,76 +306,78 @@ class NftablesBackend(Backend):
     ) -> Batch:
         now = time.time() if now is None else now
         cap = self.timeout_cap
-        want: dict[str, dict[IPNetwork, float | None]] = {}
-        gone = {n for n in remove if n.version in families}
+        kernel_timeout, expiry_ok = elements.kernel_timeout, elements.expiry_ok
+        # set name -> element -> expiry; set name -> elements that go.
+        want: dict[str, dict[str, float | None]] = {}
+        gone: dict[str, set[str]] = {}
+        for net in remove:
+            if net.version in families:
+                gone.setdefault(set_for(net), set()).add(element_text(net))
         for b in wanted:
             if b.family not in families:
                 continue
-            if timeouts.live(b.expires, now):
-                want.setdefault(set_for(b.network), {})[b.network] = b.expires
-            else:
-                gone.add(b.network)  # expired: lifted, not given a timeout
+            name = set_for(b.network)
+            if elements.live(b.expires, now):
+                want.setdefault(name, {})[element_text(b.network)] = b.expires
+            else:  # expired: lifted, not given a timeout
+                gone.setdefault(name, set()).add(element_text(b.network))
         names = {"v4", "v6"} | {n for n in state.sets if set_family(n)} | set(want)
 
         actions: list[str] = []
         create: list[str] = []
         delete: list[str] = []
-        elements: list[str] = []
+        changes: list[str] = []
         after: set[str] = set()
         for name in sorted(names, key=_sets_order):
-            family = set_family(name)
             current = state.sets.get(name)
             spec = set_spec(name, self.maxelem)
+            wanted_here = want.get(name, {})
+            going = gone.get(name, set())
+            if not state.complete:
+                # Elements unknown (the agent's path): add+delete+add each wanted element
+                # and add+delete each removed one, right whatever the set holds. A set of
+                # another shape stays until the next sync, which can copy its elements.
+                if current is None:
+                    create.append(self._set_statement(name, spec))
+                    actions.append(f"created set {name}")
+                after.add(name)
+                adds = {k: kernel_timeout(e, now, cap) for k, e in wanted_here.items()}
+                out = [] if current is None else [k for k in going if k not in adds] + list(adds)
+                changes += self._element_changes(name, out, adds)
+                actions += self._element_actions(name, adds, [k for k in out if k not in adds])
+                continue
             rebuild = current is not None and current.spec() != spec
             present = current.elements if current is not None else {}
-            mine = family in families
-            wanted_here = want.get(name, {})
-            dels = [n for n in present if mine and n not in wanted_here and (exact or n in gone)]
-            if (
-                exact
-                and mine
-                and current is not None
-                and name.startswith("net")
-                and not wanted_here
-                and len(dels) == len(present)
-            ):
+            mine = set_family(name) in families
+            dels = [k for k in present if mine and k not in wanted_here and (exact or k in going)]
+            emptied = not wanted_here and len(dels) == len(present)
+            if exact and mine and current is not None and name.startswith("net") and emptied:
                 delete.append(name)  # an emptied network set goes with its rules
                 actions.append(f"deleted empty set {name}")
                 continue
             after.add(name)
             adds = {
-                n: timeouts.kernel_timeout(e, now, cap)
-                for n, e in wanted_here.items()
-                if rebuild or n not in present or not timeouts.expiry_ok(present[n], e, now, cap)
+                k: kernel_timeout(e, now, cap)
+                for k, e in wanted_here.items()
+                if rebuild or k not in present or not expiry_ok(present[k], e, now, cap)
             }
             if current is None or rebuild:
                 if rebuild:
                     delete.append(name)
                     # Keep what the set held (and is not removed) with what is left of it.
-                    for n, expiry in present.items():
-                        if n not in adds and n not in dels:
-                            adds[n] = timeouts.kernel_timeout(expiry, now, cap)
+                    for k, expiry in present.items():
+                        if k not in adds and k not in dels:
+                            adds[k] = kernel_timeout(expiry, now, cap)
                     actions.append(f"rebuilt set {name} ({len(adds)} elements)")
                 else:
                     actions.append(f"created set {name}")
                 create.append(self._set_statement(name, spec))
-                if adds:
-                    items = [_with_timeout(n, t) for n, t in adds.items()]
-                    elements += _elements_statement("add", name, items)
-                    actions.append(f"added {len(adds)} element(s) to {name}")
+                changes += self._element_changes(name, [], adds)
+                actions += self._element_actions(name, adds, [])
                 continue
-            refresh = [n for n in adds if n in present]
-            # add+delete: never an error, even for an element expired since we read it.
-            out = [_element(n) for n in dels + refresh]
-            elements += _elements_statement("add", name, out)
-            elements += _elements_statement("delete", name, out)
-            items = [_with_timeout(n, t) for n, t in adds.items()]
-            elements += _elements_statement("add", name, items)
-            actions += [f"removed {_element(n)} from {name}" for n in dels]
-            for n, t in adds.items():
-                what = "permanent" if t is None else f"timeout {t}s"
-                verb = "refreshed" if n in present else "added"
-                actions.append(f"{verb} {_element(n)} in {name} ({what})")
+            refresh = [k for k in adds if k in present]
+            changes += self._element_changes(name, dels + refresh, adds)
+            actions += self._element_actions(name, adds, dels, present)
 
         chains: list[str] = []
         delete_chains: list[str] = []
@@ -403,7 +417,7 @@ class NftablesBackend(Backend):
             + [f"delete set {QUALIFIED} {n}" for n in delete]
             + create
             + chains
-            + elements
+            + changes
             + rules
         )
         batch = Batch()
@@ -414,6 +428,33 @@ class NftablesBackend(Backend):
                 actions.insert(0, f"created table {QUALIFIED}")
             batch.actions.extend(actions)
         return batch
+
+    @staticmethod
+    def _element_changes(name: str, out: list[str], adds: dict[str, int | None]) -> list[str]:
+        """Statements that take ``out`` out of set ``name`` and put ``adds`` in with their
+        timeouts. ``out`` is added first: deleting it is then never an error, even if the
+        kernel expired it since we listed it (and add+delete+add is how a timeout changes
+        on kernels before 6.10)."""
+        items = [_with_timeout(k, t) for k, t in adds.items()]
+        return (
+            _elements_statement("add", name, out)
+            + _elements_statement("delete", name, out)
+            + _elements_statement("add", name, items)
+        )
+
+    @staticmethod
+    def _element_actions(
+        name: str, adds: dict[str, int | None], dels: list[str], present: Iterable[str] = ()
+    ) -> list[str]:
+        if len(adds) + len(dels) > 20:
+            return [f"{name}: added or refreshed {len(adds)}, removed {len(dels)}"]
+        present = set(present)
+        actions = []
+        for key, timeout in adds.items():
+            what = "permanent" if timeout is None else f"timeout {timeout}s"
+            actions.append(f"{'refreshed' if key in present else 'added'} {key} in {name} ({what})")
+        actions.extend(f"removed {key} from {name}" for key in dels)
+        return actions
 
     @staticmethod
     def _set_statement(name: str, spec: tuple[str, frozenset[str], int]) -> str:
@@ -444,6 +485,7 @@ class NftablesBackend(Backend):
         *,
         now: float | None = None,
     ) -> Batch:
+        state.require_elements("plan_sync")
         return self._plan(state, sorted(set(families)), list(blocks), [], exact=True, now=now)
 
     def apply(self, batch: Batch) -> None:
@@ -451,11 +493,12 @@ class NftablesBackend(Backend):
             run(step.argv, input=step.payload)
 
     def enforced(self, state: NftState) -> set[IPNetwork]:
+        state.require_elements("enforced")
         return {
-            net
+            elements.network(key)
             for name, nset in state.sets.items()
             if set_family(name) in state.families
-            for net in nset.elements
+            for key in nset.elements
         }
 
     def safeguards_ok(self, state: NftState) -> bool:

@@ -44,11 +44,11 @@ class Driver:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    def add(self, *blocks: tuple[str, float | None], **kw) -> dict:
-        return self({"op": "plan", "add": blocks}, **kw)[0]
+    def add(self, *blocks: tuple[str, float | None], elements: bool = True, **kw) -> dict:
+        return self({"op": "plan", "add": blocks, "elements": elements}, **kw)[0]
 
-    def remove(self, *nets: str) -> dict:
-        return self({"op": "plan", "remove": nets})[0]
+    def remove(self, *nets: str, elements: bool = True) -> dict:
+        return self({"op": "plan", "remove": nets, "elements": elements})[0]
 
     def sync(self, *blocks: tuple[str, float | None], families=(4, 6)) -> dict:
         return self({"op": "sync", "blocks": blocks, "families": families})[0]
@@ -134,33 +134,51 @@ def near(value: int | None, expected: int) -> bool:
     return value is not None and expected - 5 <= value <= expected
 
 
-def test_add_extend_remove_in_both_families(drv: Driver) -> None:
-    drv.add(("192.0.2.7", 600), ("2001:db8::7", 600))
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "terse"])
+def test_add_extend_remove_in_both_families(drv: Driver, listed: bool) -> None:
+    """``terse``: planned from a snapshot without the elements, as operations does."""
+    drv.add(("192.0.2.7", 600), ("2001:db8::7", 600), elements=listed)
     held = drv.timeouts()
     assert sorted(held) == ["192.0.2.7", "2001:db8::7"]
     assert all(near(t, 600) for t in held.values()), held
     assert drv.read() == (["192.0.2.7/32", "2001:db8::7/128"], True)
 
     # Blocking again extends in place: one element each, with the new timeout.
-    result = drv.add(("192.0.2.7", 5000), ("2001:db8::7", 5000))
-    assert any(a.startswith("refreshed 192.0.2.7") for a in result["actions"]), result
+    result = drv.add(("192.0.2.7", 5000), ("2001:db8::7", 5000), elements=listed)
+    assert any(a.startswith("refreshed 192.0.2.7") for a in result["actions"]) or not listed
     held = drv.timeouts()
     assert sorted(held) == ["192.0.2.7", "2001:db8::7"]
     assert all(near(t, 5000) for t in held.values()), held
-    assert drv.add(("192.0.2.7", 5000))["steps"] == 0  # same expiry: nothing to do
+    if listed:
+        assert drv.add(("192.0.2.7", 5000))["steps"] == 0  # same expiry: nothing to do
+    # Shorter works too (an admin shortens a block), and permanent.
+    drv.add(("192.0.2.7", 100), ("2001:db8::7", None), elements=listed)
+    held = drv.timeouts()
+    assert near(held["192.0.2.7"], 100) and held["2001:db8::7"] is None, held
 
-    drv.remove("192.0.2.7", "2001:db8::7")
+    drv.remove("192.0.2.7", "2001:db8::7", elements=listed)
     assert drv.timeouts() == {}
     # Removing what is not there is a no-op, never an error.
-    assert drv.remove("192.0.2.7", "2001:db8::7", "198.51.100.0/24")["steps"] == 0
+    result = drv.remove("192.0.2.7", "2001:db8::7", "198.51.100.0/24", elements=listed)
+    assert result["steps"] == 0 or not listed
+    assert drv.timeouts() == {}
     assert drv.read() == ([], True)
 
 
-def test_a_stale_snapshot_never_makes_the_batch_fail(drv: Driver) -> None:
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "terse"])
+def test_a_stale_snapshot_never_makes_the_batch_fail(drv: Driver, listed: bool) -> None:
     """Planned from a listing that still shows elements the kernel has since expired:
     removing one and extending the other must both work."""
     drv.add(("192.0.2.20", 1), ("192.0.2.21", 1))
-    drv({"op": "plan", "remove": ["192.0.2.20"], "add": [("192.0.2.21", 600)], "stale": 2.2})
+    drv(
+        {
+            "op": "plan",
+            "remove": ["192.0.2.20"],
+            "add": [("192.0.2.21", 600)],
+            "stale": 2.2,
+            "elements": listed,
+        }
+    )
     held = drv.timeouts()
     assert list(held) == ["192.0.2.21"] and near(held["192.0.2.21"], 600), held
 

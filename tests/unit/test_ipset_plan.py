@@ -11,6 +11,7 @@ import pytest
 from activeresponse.backends.ipset import (
     IpsetBackend,
     IpsetState,
+    parse_ipset_list_terse,
     parse_ipset_save,
     set_rule,
 )
@@ -77,14 +78,52 @@ def test_parse_ipset_save_reads_only_our_sets() -> None:
     ]
     v4 = sets["activeresponse-v4"]
     assert (v4.type, v4.family, v4.maxelem, v4.timeout) == ("hash:ip", "inet", 1048576, True)
-    assert v4.elements == {net("192.0.2.7"): 100, net("192.0.2.8"): 0}
-    assert sets["activeresponse-net4"].elements == {
-        net("198.51.100.0/24"): 3000,
-        net("198.51.100.7/32"): 50,
-    }
+    assert v4.elements == {"192.0.2.7": 100, "192.0.2.8": 0}
+    assert sets["activeresponse-net4"].elements == {"198.51.100.0/24": 3000, "198.51.100.7": 50}
     assert sets["activeresponse-v6"].family == "inet6"
     with pytest.raises(FirewallError, match="unexpected element"):
-        parse_ipset_save(SAVE + "add activeresponse-v6 not-an-address\n")
+        parse_ipset_save(SAVE + "add activeresponse-v6 2001:db8::/129\n")
+
+
+def test_parse_terse_listing_has_headers_only() -> None:
+    sets = parse_ipset_list_terse((DATA / "ipset-list-terse.txt").read_text())
+    assert sorted(sets) == sorted(parse_ipset_save(SAVE))
+    for name, full in parse_ipset_save(SAVE).items():
+        terse = sets[name]
+        assert (terse.type, terse.family, terse.maxelem, terse.timeout) == (
+            full.type,
+            full.family,
+            full.maxelem,
+            full.timeout,
+        )
+        assert terse.elements == {}
+
+
+def terse() -> IpsetState:
+    state = ready()
+    state.sets = parse_ipset_list_terse((DATA / "ipset-list-terse.txt").read_text())
+    state.complete = False
+    return state
+
+
+def test_plan_from_a_terse_snapshot_writes_idempotent_changes() -> None:
+    """Without the elements listed (the agent's path: listing 100,000 elements costs a
+    second), every add is an add with its timeout and every remove a del: with -exist,
+    right whatever the set holds."""
+    b = backend()
+    batch = b.plan(terse(), add=[blk("192.0.2.7", NOW + 100)], now=NOW)
+    assert [s.payload for s in batch.steps] == ["add activeresponse-v4 192.0.2.7 timeout 100\n"]
+    batch = b.plan(terse(), remove=[net("192.0.2.200"), net("198.51.100.0/24")], now=NOW)
+    assert batch.steps[0].payload == (
+        "del activeresponse-v4 192.0.2.200\ndel activeresponse-net4 198.51.100.0/24\n"
+    )
+    # A new capacity waits for the next sync, which lists the elements it must copy.
+    assert "swap" not in backend(maxelem=10).plan(terse(), add=[blk("192.0.2.9", None)]).dry_run()
+    with pytest.raises(ValueError, match="elements"):
+        b.plan_sync(terse(), [], [4])
+    with pytest.raises(ValueError, match="elements"):
+        b.enforced(terse())
+    assert b.safeguards_ok(terse())
 
 
 def test_first_add_creates_sets_then_the_layout() -> None:

@@ -10,6 +10,8 @@ import ipaddress
 import json
 from pathlib import Path
 
+import pytest
+
 from activeresponse.backends.nftables import (
     NftablesBackend,
     NftState,
@@ -52,9 +54,9 @@ def lines(batch) -> list[str]:
 def test_parse_reads_elements_with_expiry_and_rules_canonically() -> None:
     state = ready()
     assert state.exists
-    assert state.sets["v4"].elements == {net("192.0.2.7"): NOW + 99, net("192.0.2.8"): None}
-    assert state.sets["net4_24"].elements == {net("198.51.100.0/24"): NOW + 2999}
-    assert state.sets["net6_48"].elements == {net("2001:db8:1::/48"): None}
+    assert state.sets["v4"].elements == {"192.0.2.7": NOW + 99, "192.0.2.8": None}
+    assert state.sets["net4_24"].elements == {"198.51.100.0/24": NOW + 2999}
+    assert state.sets["net6_48"].elements == {"2001:db8:1::/48": None}
     assert state.sets["net4_24"].spec() == (
         "ipv4_addr",
         frozenset({"interval", "timeout"}),
@@ -230,6 +232,44 @@ def test_new_size_rebuilds_the_set_keeping_elements() -> None:
         f"add element {T} v4 {{ 192.0.2.9 timeout 41s, 192.0.2.7 timeout 90s, 192.0.2.8 }}" in out
     )
     assert out.index(f"flush chain {T} input") < out.index(f"delete set {T} v4")
+
+
+def terse() -> NftState:
+    """What ``nft -t -j list table`` gives: the same without the elements."""
+
+    def strip(objs):
+        for o in objs:
+            o.get("set", {}).pop("elem", None)
+
+    return parse_nft_json(edited(strip), (4, 6), NOW, complete=False)
+
+
+def test_plan_from_a_terse_snapshot_writes_idempotent_changes() -> None:
+    """Without the elements listed (the agent's path: listing 100,000 elements costs a
+    second), an add is add+delete+add and a remove add+delete: right whatever the set
+    holds."""
+    b = NftablesBackend()
+    assert lines(b.plan(terse(), add=[blk("192.0.2.7", NOW + 60)], now=NOW)) == [
+        f"add table {T}",
+        f"add element {T} v4 {{ 192.0.2.7 }}",
+        f"delete element {T} v4 {{ 192.0.2.7 }}",
+        f"add element {T} v4 {{ 192.0.2.7 timeout 60s }}",
+    ]
+    assert lines(b.plan(terse(), remove=[net("2001:db8::99")], now=NOW)) == [
+        f"add table {T}",
+        f"add element {T} v6 {{ 2001:db8::99 }}",
+        f"delete element {T} v6 {{ 2001:db8::99 }}",
+    ]
+    # A network set that does not exist yet is created and filled, rules rewritten.
+    out = lines(b.plan(terse(), add=[blk("203.0.113.0/25", None)], now=NOW))
+    assert f"add element {T} net4_25 {{ 203.0.113.0/25 }}" in out
+    assert f"delete element {T} net4_25 {{ 203.0.113.0/25 }}" not in out
+    assert f"add rule {T} forward ip saddr @net4_25 drop" in out
+    assert b.safeguards_ok(terse())
+    with pytest.raises(ValueError, match="elements"):
+        b.plan_sync(terse(), [], [4])
+    with pytest.raises(ValueError, match="elements"):
+        b.enforced(terse())
 
 
 def test_enforced_follows_the_families_read() -> None:

@@ -1,4 +1,9 @@
-"""Kernel element timeouts, shared by the set backends (ipset, nftables).
+"""Set elements, shared by the set backends (ipset, nftables): their text and timeouts.
+
+Elements are keyed by their text, not by ``ipaddress`` objects: with 100,000 of them,
+parsing and hashing network objects costs the listing and the plan about half a second
+each, text next to nothing. :func:`element_text` is the one spelling we write and
+compare; :func:`canonical` brings what a tool lists to it.
 
 The ledger holds a block's expiry as a Unix time; a kernel set element holds a relative
 timeout, and lists what remains of it. These helpers turn one into the other and decide
@@ -12,7 +17,12 @@ the ledger, and a dead agent or a lost ledger never leaves one forever.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+
+TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
+if TYPE_CHECKING:
+    from ..addresses import IPNetwork
 
 # The longest element timeout, in seconds: 2**31 ms, ipset's own limit and the largest
 # every kernel we run on takes for nftables too.
@@ -46,3 +56,26 @@ def live(expires: float | None, now: float) -> bool:
     """Whether a block is still to be enforced: an expired one (the sweep has not closed it
     yet) must not be given to the kernel, where a timeout can only be positive."""
     return expires is None or expires > now
+
+
+def element_text(net: IPNetwork) -> str:
+    """``192.0.2.7`` for one address, ``198.51.100.0/24`` for a network."""
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return str(net)
+
+
+def canonical(text: str) -> str:
+    """:func:`element_text` of an element as a tool listed it. A plain dotted quad is
+    already canonical; anything else (IPv6, a prefix) goes through ``ipaddress`` so that
+    e.g. an IPv4-compatible address spelled ``::1.2.3.4`` by inet_ntop still matches."""
+    if "/" in text or ":" in text:
+        return element_text(ipaddress.ip_network(text))
+    return text
+
+
+def network(text: str) -> IPNetwork:
+    """The network of a canonical element text."""
+    if "/" in text or ":" in text:
+        return ipaddress.ip_network(text)
+    return ipaddress.IPv4Network(text)

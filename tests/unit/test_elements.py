@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from activeresponse.backends.timeouts import CAP, expiry_ok, kernel_timeout, live
+import ipaddress
+
+from activeresponse.backends.elements import (
+    CAP,
+    canonical,
+    element_text,
+    expiry_ok,
+    kernel_timeout,
+    live,
+    network,
+)
 
 NOW = 1_700_000_000.0
 
@@ -30,3 +40,16 @@ def test_expiry_ok() -> None:
 def test_live() -> None:
     assert live(None, NOW) and live(NOW + 1, NOW)
     assert not live(NOW, NOW) and not live(NOW - 1, NOW)
+
+
+def test_element_text_and_canonical() -> None:
+    net = ipaddress.ip_network
+    assert element_text(net("192.0.2.7")) == "192.0.2.7"
+    assert element_text(net("2001:db8::7/128")) == "2001:db8::7"
+    assert element_text(net("198.51.100.0/24")) == "198.51.100.0/24"
+    assert canonical("192.0.2.7") == "192.0.2.7"
+    assert canonical("198.51.100.7/32") == "198.51.100.7"
+    assert canonical("2001:DB8:0:0::7") == "2001:db8::7"
+    assert canonical("::1.2.3.4") == canonical("::102:304") == "::102:304"
+    assert network("192.0.2.7") == net("192.0.2.7/32")
+    assert network("2001:db8::/32") == net("2001:db8::/32")
