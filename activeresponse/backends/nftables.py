@@ -218,15 +218,22 @@ def _key(value: Any) -> str | None:
 def parse_nft_json(
     data: dict[str, Any], families: Iterable[int], read_at: float, complete: bool = True
 ) -> NftState:
-    """Our table from ``nft -j list table inet activeresponse`` (``complete``: without
-    ``-t``, so with the elements). Elements the kernel has expired are not listed; an
-    element whose shape we do not write is skipped."""
+    """Our table from ``nft -j list table inet activeresponse`` (``complete``), or from
+    ``nft -t -j list ruleset inet`` (sets without elements; other tables skipped).
+    Elements the kernel has expired are not listed; an element whose shape we do not
+    write is skipped."""
     state = NftState(families, read_at, complete)
     for obj in data.get("nftables", []):
-        if "table" in obj:
+        if not isinstance(obj, dict) or len(obj) != 1:
+            continue
+        ((kind, raw),) = obj.items()
+        if not isinstance(raw, dict) or raw.get("family") != "inet":
+            continue
+        if raw.get("table" if kind != "table" else "name") != TABLE:
+            continue  # another table (a listing of the whole inet ruleset)
+        if kind == "table":
             state.exists = True
-        elif "set" in obj:
-            raw = obj["set"]
+        elif kind == "set":
             flags = raw.get("flags", [])
             nset = NftSet(
                 raw["name"],
@@ -244,15 +251,12 @@ def parse_nft_json(
                 if key is not None:
                     nset.elements[key] = expiry
             state.sets[nset.name] = nset
-        elif "chain" in obj:
-            raw = obj["chain"]
+        elif kind == "chain":
             state.chains[raw["name"]] = NftChain(
                 raw["name"], raw.get("type"), raw.get("hook"), raw.get("prio"), raw.get("policy")
             )
-        elif "rule" in obj:
-            raw = obj["rule"]
-            if raw.get("chain") in state.chains:
-                state.chains[raw["chain"]].rules.append(rule_text(raw.get("expr", [])))
+        elif kind == "rule" and raw.get("chain") in state.chains:
+            state.chains[raw["chain"]].rules.append(rule_text(raw.get("expr", [])))
     return state
 
 
@@ -283,7 +287,10 @@ class NftablesBackend(Backend):
         read_at = time.time()
         argv = ["nft", "-j", "list", "table", "inet", TABLE]
         if not elements:
-            argv.insert(1, "-t")  # terse: sets without their elements
+            # Sets without their elements. nft 1.0.6 still fetches every element for
+            # `-t list table` (0.6 s with 100,000), not for `-t list ruleset inet` (10 ms);
+            # objects of other inet tables are read past, never written.
+            argv = ["nft", "-t", "-j", "list", "ruleset", "inet"]
         done = run(argv, check=False)
         if done.returncode != 0:
             if "No such file or directory" in done.stderr:

@@ -234,14 +234,40 @@ def test_new_size_rebuilds_the_set_keeping_elements() -> None:
     assert out.index(f"flush chain {T} input") < out.index(f"delete set {T} v4")
 
 
+FOREIGN = [  # another inet table, as `nft -t -j list ruleset inet` shows it next to ours
+    {"table": {"family": "inet", "name": "filter", "handle": 9}},
+    {"set": {"family": "inet", "name": "v4", "table": "filter", "type": "ipv4_addr"}},
+    {
+        "chain": {
+            "family": "inet",
+            "table": "filter",
+            "name": "input",
+            "type": "filter",
+            "hook": "input",
+            "prio": 0,
+            "policy": "drop",
+        }
+    },
+    {"rule": {"family": "inet", "table": "filter", "chain": "input", "expr": [{"drop": None}]}},
+]
+
+
 def terse() -> NftState:
-    """What ``nft -t -j list table`` gives: the same without the elements."""
+    """What ``nft -t -j list ruleset inet`` gives: ours without the elements, and any other
+    inet table."""
 
     def strip(objs):
         for o in objs:
             o.get("set", {}).pop("elem", None)
+        objs[1:1] = FOREIGN
 
     return parse_nft_json(edited(strip), (4, 6), NOW, complete=False)
+
+
+def test_other_tables_are_read_past() -> None:
+    state = terse()
+    assert state.chains["input"].spec_ok() and state.sets["v4"].type == "ipv4_addr"
+    assert len(state.chains["input"].rules) == 7
 
 
 def test_plan_from_a_terse_snapshot_writes_idempotent_changes() -> None:
