@@ -121,29 +121,33 @@ def run_load(ns, name: str, count: int) -> dict:
 
 def iperf(victim, sender, seconds: float) -> float:
     """Packets per second the victim received from one ``iperf3 -u -l 64 -b 0`` run."""
-    server = subprocess.Popen(
-        victim.exec_argv(["iperf3", "-s", "-1", "-p", PORT]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        argv = ["iperf3", "-c", VICTIM, "-p", PORT, "-u", "-l", "64", "-b", "0"]
-        argv += ["-t", f"{seconds:g}", "-J"]
-        for _ in range(50):  # until the server listens
-            done = subprocess.run(sender.exec_argv(argv), capture_output=True, text=True)
-            if done.returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            raise SystemExit(f"iperf3 client failed: {done.stdout[-500:]} {done.stderr}")
-        received = json.loads(done.stdout)["end"]["sum_received"]
-        return (received["packets"] - received["lost_packets"]) / received["seconds"]
-    finally:
+    argv = ["iperf3", "-c", VICTIM, "-p", PORT, "-u", "-l", "64", "-b", "0"]
+    argv += ["-t", f"{seconds:g}", "-J"]
+    problems = []
+    for _ in range(5):
+        server = subprocess.Popen(
+            victim.exec_argv(["iperf3", "-s", "-1", "-p", PORT]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            for _ in range(50):  # until the server listens
+                done = subprocess.run(sender.exec_argv(argv), capture_output=True, text=True)
+                report = json.loads(done.stdout or "{}")
+                if "refused" not in str(report.get("error", "")):
+                    break
+                time.sleep(0.1)
+            received = report.get("end", {}).get("sum_received")
+            if done.returncode == 0 and received and received["seconds"] > 0:
+                return (received["packets"] - received["lost_packets"]) / received["seconds"]
+            problems.append(report.get("error") or done.stderr.strip() or "no sum_received")
+        finally:
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    raise SystemExit(f"iperf3 failed 5 times: {problems}")
 
 
 def packet_path(name: str | None, count: int, seconds: float, reps: int) -> float:

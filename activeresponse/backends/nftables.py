@@ -34,7 +34,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from ..errors import CommandError
+from ..errors import CommandError, FirewallError
+from ..logsetup import get_logger
 from ..model import Block
 from ..runner import run
 from . import elements
@@ -52,6 +53,9 @@ QUALIFIED = f"inet {TABLE}"
 PRIORITY = -10  # "filter - 10": before the standard filter chains
 TIMEOUT_CAP = elements.CAP
 CHUNK = 10000  # elements per statement: keeps lines and error messages readable
+LISTINGS = 4  # most listings of the elements read() makes before giving up
+
+log = get_logger(__name__)
 _ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _PROTO = {4: "ip", 6: "ip6"}
 _LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
@@ -260,6 +264,10 @@ def parse_nft_json(
     return state
 
 
+def _contents(state: NftState) -> dict[str, set[str]]:
+    return {name: set(nset.elements) for name, nset in state.sets.items()}
+
+
 def _elements_statement(verb: str, name: str, items: list[str]) -> list[str]:
     return [
         f"{verb} element {QUALIFIED} {name} {{ {', '.join(items[i : i + CHUNK])} }}"
@@ -282,15 +290,29 @@ class NftablesBackend(Backend):
         return f"nftables (table {QUALIFIED})"
 
     def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> NftState:
-        import json
-
-        read_at = time.time()
-        argv = ["nft", "-j", "list", "table", "inet", TABLE]
         if not elements:
             # Sets without their elements. nft 1.0.6 still fetches every element for
             # `-t list table` (0.6 s with 100,000), not for `-t list ruleset inet` (10 ms);
             # objects of other inet tables are read past, never written.
-            argv = ["nft", "-t", "-j", "list", "ruleset", "inet"]
+            return self._list(["nft", "-t", "-j", "list", "ruleset", "inet"], families, False)
+        # A listing made while the kernel resizes a set's hash table can silently miss
+        # elements (seen here: 90,589 of 100,000 listed right after a bulk load, all of them
+        # a moment later). So list until two listings in a row hold the same elements.
+        argv = ["nft", "-j", "list", "table", "inet", TABLE]
+        state = self._list(argv, families, True)
+        for _ in range(LISTINGS - 1):
+            again = self._list(argv, families, True)
+            if _contents(again) == _contents(state):
+                return again
+            log.warning("nft listings of table %s differ; listing it again", QUALIFIED)
+            state = again
+        raise FirewallError(f"nft lists table {QUALIFIED} differently each time; try again")
+
+    @staticmethod
+    def _list(argv: list[str], families: Iterable[int], elements: bool) -> NftState:
+        import json
+
+        read_at = time.time()
         done = run(argv, check=False)
         if done.returncode != 0:
             if "No such file or directory" in done.stderr:
