@@ -86,12 +86,12 @@ def apply_change(
 ) -> Batch:
     """Read the kernel, plan, apply. Another tool may change the table between our read
     and our apply (a rule we delete vanishes); then read and plan once more. The read
-    skips listing every blocked element where the backend can (set backends): a change
-    of a few addresses must not cost a listing of 100,000."""
+    skips listing every blocked element where the backend can (``read_for_change``): a
+    change of a few addresses must not cost a listing of 100,000."""
     add, remove = list(add), list(remove)
     families = sorted({b.family for b in add} | {n.version for n in remove})
     for attempt in (1, 2):
-        batch = backend.plan(backend.read(families, elements=False), add=add, remove=remove)
+        batch = backend.plan(backend.read_for_change(families), add=add, remove=remove)
         if not batch:
             return batch
         try:

@@ -14,7 +14,8 @@ host's firewall is never touched. Every figure and ratio comes from the same run
 2. Packet path: a sender and a victim namespace joined by a veth pair; the victim holds
    0, 10,000 or 100,000 blocks (none of them the sender); ``iperf3 -u -l 64 -b 0``
    from the sender; the figure is packets per second the victim's iperf3 server
-   received (median of the repetitions), and its ratio to 0 blocks with the same backend.
+   received (median of the repetitions, taken in turns across all configurations), and
+   its ratio to 0 blocks with the same backend.
 """
 
 from __future__ import annotations
@@ -150,17 +151,30 @@ def iperf(victim, sender, seconds: float) -> float:
     raise SystemExit(f"iperf3 failed 5 times: {problems}")
 
 
-def packet_path(name: str | None, count: int, seconds: float, reps: int) -> float:
-    """Median received pps with ``count`` blocks in the victim (``name`` None: no
-    firewall at all)."""
+def packet_paths(configs: list[tuple[str | None, int]], seconds: float, reps: int) -> dict:
+    """Median received pps per (backend, blocks) config (backend None: no firewall at
+    all). Each config has its own victim/sender pair, all loaded first; the runs then go
+    round the configs ``reps`` times, so that load from anything else on the machine
+    spreads over all of them rather than skewing one."""
+    from contextlib import ExitStack
+
     from activeresponse.netns import Namespace, link
 
-    with Namespace.create("ar-bv") as victim, Namespace.create("ar-bs") as sender:
-        link(victim, [f"{VICTIM}/24"], sender, [f"{SENDER}/24"])
-        if name is not None:
-            run_load(victim, name, count)
-        iperf(victim, sender, 1)  # warm-up: ARP, caches
-        return statistics.median(iperf(victim, sender, seconds) for _ in range(reps))
+    with ExitStack() as stack:
+        pairs = {}
+        for name, count in configs:
+            victim = stack.enter_context(Namespace.create("ar-bv"))
+            sender = stack.enter_context(Namespace.create("ar-bs"))
+            link(victim, [f"{VICTIM}/24"], sender, [f"{SENDER}/24"])
+            if name is not None:
+                run_load(victim, name, count)
+            iperf(victim, sender, 1)  # warm-up: ARP, caches
+            pairs[(name, count)] = (victim, sender)
+        runs: dict[tuple[str | None, int], list[float]] = {c: [] for c in configs}
+        for _ in range(reps):
+            for config, (victim, sender) in pairs.items():
+                runs[config].append(iperf(victim, sender, seconds))
+        return {config: (statistics.median(r), r) for config, r in runs.items()}
 
 
 def versions() -> str:
@@ -185,7 +199,7 @@ def main() -> None:
         "--sizes", default="0,10000,100000", help="block counts for the packet path"
     )
     parser.add_argument("--seconds", type=float, default=3, help="iperf3 -t per run")
-    parser.add_argument("--reps", type=int, default=3, help="iperf3 runs per figure")
+    parser.add_argument("--reps", type=int, default=5, help="iperf3 runs per figure")
     parser.add_argument("--no-packets", action="store_true", help="load timings only")
     parser.add_argument("--load", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -219,18 +233,24 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
         f"\n2. UDP 64-byte packets from a source that is not blocked, received pps "
-        f"(iperf3 -u -l 64 -b 0 -t {args.seconds:g}, median of {args.reps})"
+        f"(iperf3 -u -l 64 -b 0 -t {args.seconds:g}, median of {args.reps}, interleaved)"
     )
-    bare = packet_path(None, 0, args.seconds, args.reps)
-    print(f"{'no firewall rules at all':32} {bare:10,.0f} pps")
-    print(f"{'backend':16} {'blocks':>9} {'pps':>10} {'ratio to 0 blocks':>18}")
+    configs: list[tuple[str | None, int]] = [(None, 0)]
+    configs += [(name, size) for name in PACKET_BACKENDS for size in sizes]
+    results = packet_paths(configs, args.seconds, args.reps)
+    bare, bare_runs = results[(None, 0)]
+    print(f"{'no firewall rules at all':26} {bare:10,.0f}   runs: {_runs(bare_runs)}")
+    print(f"{'backend':16} {'blocks':>9} {'pps':>10} {'ratio to 0 blocks':>18}   runs")
     for name in PACKET_BACKENDS:
-        base = None
+        base = results[(name, 0)][0] if 0 in sizes else None
         for size in sizes:
-            pps = packet_path(name, size, args.seconds, args.reps)
-            base = pps if size == 0 else base
+            pps, runs = results[(name, size)]
             ratio = f"{pps / base:18.3f}" if base else f"{'-':>18}"
-            print(f"{name:16} {size:9,} {pps:10,.0f} {ratio}")
+            print(f"{name:16} {size:9,} {pps:10,.0f} {ratio}   {_runs(runs)}")
+
+
+def _runs(values: list[float]) -> str:
+    return " ".join(f"{v / 1000:.0f}k" for v in values)
 
 
 if __name__ == "__main__":

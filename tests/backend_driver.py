@@ -5,7 +5,7 @@ operations on stdin; prints one JSON list of results. Blocks are given as
 ``[network, seconds-from-now or null]``. Operations:
 
 - ``{"op": "plan", "add": [...], "remove": [networks], "stale": seconds, "elements":
-  bool}``: read (``elements=False``: without listing the elements, as operations does),
+  bool}``: read (``elements`` false: ``read_for_change``, as operations does),
   wait ``stale`` seconds (so the kernel may expire elements the snapshot still shows),
   plan, apply;
 - ``{"op": "sync", "blocks": [...], "families": [4, 6]}``: read, plan_sync, apply;
@@ -84,7 +84,10 @@ def run(backend, op: dict) -> dict:
             {ipaddress.ip_network(n).version for n, _ in op.get("add", [])}
             | {ipaddress.ip_network(n).version for n in op.get("remove", [])}
         )
-        state = backend.read(families, elements=op.get("elements", True))
+        if op.get("elements", True):
+            state = backend.read(families)
+        else:
+            state = backend.read_for_change(families)
         time.sleep(op.get("stale", 0))
         batch = backend.plan(
             state,

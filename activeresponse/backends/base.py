@@ -60,13 +60,16 @@ class Backend:
         """Name and variant for ``status``, e.g. ``iptables (nft)``."""
         return self.name
 
-    def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> Any:
-        """Snapshot what the kernel holds for these families. With ``elements=False`` a
-        backend may leave out the blocks themselves where it can list its structure
-        without them (the set backends: listing 100,000 elements takes about a second):
-        enough for :meth:`plan`, which then writes changes that are right whatever the
-        kernel holds, but not for :meth:`plan_sync` or :meth:`enforced`."""
+    def read(self, families: Iterable[int] = FAMILIES) -> Any:
+        """Snapshot what the kernel holds for these families."""
         raise NotImplementedError
+
+    def read_for_change(self, families: Iterable[int]) -> Any:
+        """A snapshot good enough for :meth:`plan` of a change of a few addresses, not
+        for :meth:`plan_sync` or :meth:`enforced`. Default: :meth:`read`. The set
+        backends leave out the elements (listing 100,000 takes about a second) and then
+        plan changes that are right whatever the sets hold."""
+        return self.read(families)
 
     def plan(
         self,

@@ -164,7 +164,12 @@ class IpsetBackend(XtablesBackend):
     def describe(self) -> str:
         return f"ipset (iptables {self.variant})"
 
+    def read_for_change(self, families: Iterable[int]) -> IpsetState:
+        return self.read(families, elements=False)
+
     def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> IpsetState:
+        """``ipset save`` (``elements=False``: ``ipset list -t``, headers only) and the
+        iptables filter table of each family."""
         families = list(families)
         read_at = time.time()
         if elements:

@@ -234,10 +234,8 @@ class IptablesBackend(XtablesBackend):
     def describe(self) -> str:
         return f"iptables ({self.variant})"
 
-    def read(
-        self, families: Iterable[int] = FAMILIES, *, elements: bool = True
-    ) -> dict[int, FamilyState]:
-        return self.read_tables(families)  # the rules are the blocks: always listed
+    def read(self, families: Iterable[int] = FAMILIES) -> dict[int, FamilyState]:
+        return self.read_tables(families)
 
     def chain_content(
         self, state: FamilyState, add: list[IPNetwork], remove: list[IPNetwork], exact: bool
