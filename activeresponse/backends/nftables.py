@@ -1,5 +1,6 @@
 """nftables backend: our own table ``inet activeresponse``, timeout sets, one transaction
-per change. No other table is ever read or written.
+per change. No other table is ever written (the cheap listing reads past the other
+``inet`` tables).
 
 Layout::
 
@@ -12,8 +13,9 @@ Layout::
                       ip saddr @v4 drop; ip6 saddr @v6 drop; ip saddr @net4_24 drop ... }
       chain forward { the same without the iif rule }
 
-Single addresses never go in an interval set (neighbours would merge). Networks go in one
-interval set per prefix length, because nft refuses an interval that overlaps one already
+Single addresses go in hash sets, never in an interval set (adjacent intervals merge
+under auto-merge; a hash lookup is flat). Networks go in one interval set per prefix
+length, because nft refuses an interval that overlaps one already
 in the set ("interval overlaps with an existing one", nft 1.0.6), and an admin may block a
 /24 and a /28 inside it; networks of one prefix length never overlap.
 
@@ -23,10 +25,11 @@ anybody else's rules; they only make sure we never drop loopback traffic.
 
 Every change is one ``nft -f -`` transaction (atomic). Creation is idempotent (``add``);
 rules are repaired by ``flush chain`` and re-adding them in the same transaction.
-Element timeouts are set by delete and re-add in one transaction (re-adding an element
-with a new timeout updates it only on kernels from 6.10 on, not on Debian 12's 6.1); an
-``add`` of the element first makes the ``delete`` safe if the kernel expired it since we
-read the table, so removing an element that is gone is never an error.
+Element timeouts are changed by delete and re-add in one transaction: re-adding an
+element with a new timeout updates it on recent kernels (seen here on 6.18), not on
+older ones that keep the first timeout. An ``add`` of the element before the ``delete``
+makes the delete safe if the kernel expired the element since we read the table, so
+removing an element that is gone is never an error.
 """
 
 from __future__ import annotations
@@ -54,12 +57,12 @@ PRIORITY = -10  # "filter - 10": before the standard filter chains
 TIMEOUT_CAP = elements.CAP
 CHUNK = 10000  # elements per statement: keeps lines and error messages readable
 LISTINGS = 4  # most listings of the elements read() makes before giving up
-
-log = get_logger(__name__)
 _ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _PROTO = {4: "ip", 6: "ip6"}
 _LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
 CHAINS = ("input", "forward")
+
+log = get_logger(__name__)
 
 
 def set_for(net: IPNetwork) -> str:
@@ -279,6 +282,19 @@ def _with_timeout(key: str, timeout: int | None) -> str:
     return key if timeout is None else f"{key} timeout {timeout}s"
 
 
+class _Plan:
+    """Statements of one part of a transaction, by kind, and their human lines."""
+
+    def __init__(self) -> None:
+        self.flush: list[str] = []
+        self.delete: list[str] = []
+        self.create: list[str] = []
+        self.changes: list[str] = []
+        self.rules: list[str] = []
+        self.actions: list[str] = []
+        self.after: set[str] = set()
+
+
 class NftablesBackend(Backend):
     name = "nftables"
     timeout_cap = TIMEOUT_CAP
@@ -338,8 +354,6 @@ class NftablesBackend(Backend):
         now: float | None,
     ) -> Batch:
         now = time.time() if now is None else now
-        cap = self.timeout_cap
-        kernel_timeout, expiry_ok = elements.kernel_timeout, elements.expiry_ok
         # set name -> element -> expiry; set name -> elements that go.
         want: dict[str, dict[str, float | None]] = {}
         gone: dict[str, set[str]] = {}
@@ -354,13 +368,45 @@ class NftablesBackend(Backend):
                 want.setdefault(name, {})[element_text(b.network)] = b.expires
             else:  # expired: lifted, not given a timeout
                 gone.setdefault(name, set()).add(element_text(b.network))
-        names = {"v4", "v6"} | {n for n in state.sets if set_family(n)} | set(want)
+        sets = self._plan_sets(state, families, want, gone, exact, now)
+        chains = self._plan_chains(state, sets.after, rewrite=bool(sets.delete))
+        # Order matters in the transaction: rules are flushed before a set they look up is
+        # deleted, and added after the sets they look up are created.
+        body = (
+            chains.flush
+            + [f"delete chain {QUALIFIED} {c}" for c in chains.delete]
+            + [f"delete set {QUALIFIED} {n}" for n in sets.delete]
+            + sets.create
+            + chains.create
+            + sets.changes
+            + chains.rules
+        )
+        batch = Batch()
+        if body:
+            payload = "\n".join([f"add table {QUALIFIED}", *body]) + "\n"
+            batch.steps.append(Step(["nft", "-f", "-"], payload))
+            if not state.exists:
+                batch.actions.append(f"created table {QUALIFIED}")
+            batch.actions.extend(sets.actions + chains.actions)
+        return batch
 
-        actions: list[str] = []
-        create: list[str] = []
-        delete: list[str] = []
-        changes: list[str] = []
-        after: set[str] = set()
+    def _plan_sets(
+        self,
+        state: NftState,
+        families: list[int],
+        want: dict[str, dict[str, float | None]],
+        gone: dict[str, set[str]],
+        exact: bool,
+        now: float,
+    ) -> _Plan:
+        """Statements for our sets and their elements; ``after``: the sets that exist
+        once the batch is applied (the rules must look up exactly those)."""
+        cap = self.timeout_cap
+        kernel_timeout, expiry_ok = elements.kernel_timeout, elements.expiry_ok
+        plan = _Plan()
+        create, delete, changes, actions = plan.create, plan.delete, plan.changes, plan.actions
+        after = plan.after
+        names = {"v4", "v6"} | {n for n in state.sets if set_family(n)} | set(want)
         for name in sorted(names, key=_sets_order):
             current = state.sets.get(name)
             spec = set_spec(name, self.maxelem)
@@ -411,56 +457,38 @@ class NftablesBackend(Backend):
             refresh = [k for k in adds if k in present]
             changes += self._element_changes(name, dels + refresh, adds)
             actions += self._element_actions(name, adds, dels, present)
+        return plan
 
-        chains: list[str] = []
-        delete_chains: list[str] = []
-        flush: list[str] = []
-        rules: list[str] = []
-        rewrite = bool(delete)
+    @staticmethod
+    def _plan_chains(state: NftState, after: set[str], rewrite: bool) -> _Plan:
+        """Statements that give both base chains their hook and exactly the rules for the
+        sets in ``after`` (``rewrite``: a set they look up is being deleted)."""
+        plan = _Plan()
         for chain in CHAINS:
-            expected = expected_rules(chain, after)
             current = state.chains.get(chain)
             if current is None or not current.spec_ok():
                 if current is not None:
-                    flush.append(f"flush chain {QUALIFIED} {chain}")
-                    delete_chains.append(chain)
-                    actions.append(f"recreated chain {chain} (hook, priority or policy)")
+                    plan.flush.append(f"flush chain {QUALIFIED} {chain}")
+                    plan.delete.append(chain)
+                    plan.actions.append(f"recreated chain {chain} (hook, priority or policy)")
                 else:
-                    actions.append(f"created chain {chain}")
-                chains.append(
+                    plan.actions.append(f"created chain {chain}")
+                plan.create.append(
                     f"add chain {QUALIFIED} {chain} {{ type filter hook {chain} "
                     f"priority filter - {-PRIORITY}; policy accept; }}"
                 )
                 rewrite = True
-            elif current.rules != [canon for _, canon in expected]:
-                actions.append(f"rewrote the rules of chain {chain}")
+            elif current.rules != [canon for _, canon in expected_rules(chain, after)]:
+                plan.actions.append(f"rewrote the rules of chain {chain}")
                 rewrite = True
         if rewrite:
             for chain in CHAINS:
                 line = f"flush chain {QUALIFIED} {chain}"
-                if chain in state.chains and line not in flush:
-                    flush.append(line)
+                if chain in state.chains and line not in plan.flush:
+                    plan.flush.append(line)
                 for text, _ in expected_rules(chain, after):
-                    rules.append(f"add rule {QUALIFIED} {chain} {text}")
-
-        # Order matters inside the transaction: rules go before the sets they reference.
-        body = (
-            flush
-            + [f"delete chain {QUALIFIED} {c}" for c in delete_chains]
-            + [f"delete set {QUALIFIED} {n}" for n in delete]
-            + create
-            + chains
-            + changes
-            + rules
-        )
-        batch = Batch()
-        if body:
-            payload = "\n".join([f"add table {QUALIFIED}", *body]) + "\n"
-            batch.steps.append(Step(["nft", "-f", "-"], payload))
-            if not state.exists:
-                actions.insert(0, f"created table {QUALIFIED}")
-            batch.actions.extend(actions)
-        return batch
+                    plan.rules.append(f"add rule {QUALIFIED} {chain} {text}")
+        return plan
 
     @staticmethod
     def _element_changes(name: str, out: list[str], adds: dict[str, int | None]) -> list[str]:
