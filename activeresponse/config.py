@@ -26,6 +26,7 @@ BACKENDS = ("auto", "iptables", "ipset", "nftables", "plesk")
 DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "backend": ("auto", (str,)),
     "iptables_variant": ("auto", (str,)),
+    "set_maxelem": (1048576, (int,)),
     "default_timeout": (600, (int,)),
     "admin_block_timeout": (86400, (int,)),
     "kill_connections": (True, (bool,)),
@@ -83,6 +84,7 @@ class Config:
 
     backend: str
     iptables_variant: str
+    set_maxelem: int
     default_timeout: int
     admin_block_timeout: int
     kill_connections: bool
@@ -137,6 +139,8 @@ class Config:
             setattr(self, key, list(value) if isinstance(value, list) else value)
         if not all(isinstance(x, str) for x in self.allowlist):
             raise ConfigError(f"{source}: allowlist must be a list of strings")
+        if not 1 <= self.set_maxelem <= 2**31 - 1:
+            raise ConfigError(f"{source}: set_maxelem must be between 1 and 2147483647")
         for key in ("default_timeout", "admin_block_timeout", "repeat_max_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{source}: {key} must be positive")

@@ -93,9 +93,10 @@ class Runtime:
 def apply_change(
     backend: Backend, *, add: Iterable[Block] = (), remove: Iterable[IPNetwork] = ()
 ) -> Batch:
-    """Read the kernel for the families concerned, plan, apply. Another tool may change
-    the table between our read and our apply (a rule we delete vanishes); then read and
-    plan once more."""
+    """Read the kernel, plan, apply. Another tool may change the table between our read
+    and our apply (a rule we delete vanishes); then read and plan once more. The read
+    skips listing every blocked element where the backend can (``read_for_change``): a
+    change of a few addresses must not cost a listing of 100,000."""
     add, remove = list(add), list(remove)
     families = sorted({b.family for b in add} | {n.version for n in remove})
     for attempt in (1, 2):

@@ -16,6 +16,14 @@ from pathlib import Path
 from activeresponse.launcher import write_launcher
 from activeresponse.netns import Namespace
 
+# The backends the end-to-end tests run against: name -> (config backend, iptables variant).
+BACKENDS = {
+    "iptables-nft": ("iptables", "nft"),
+    "iptables-legacy": ("iptables", "legacy"),
+    "ipset": ("ipset", "nft"),
+    "nftables": ("nftables", "nft"),
+}
+
 MANAGER_IP = "203.0.113.50"
 MANAGER_NAME = "msm"
 MANAGER_NAME_IP = "203.0.113.51"
@@ -57,13 +65,14 @@ class AgentSandbox:
         self,
         root: Path,
         ns: Namespace,
-        variant: str = "nft",
+        backend: str = "iptables-nft",
         config_extra: str = "",
         timeout: int | None = 600,
     ) -> None:
         self.root = root
         self.ns = ns
-        self.variant = variant
+        self.backend = backend
+        self.kind, self.variant = BACKENDS[backend]
         self.agent = root / "ossec"
         for sub in ("active-response/bin", "etc/shared", "logs"):
             (self.agent / sub).mkdir(parents=True, exist_ok=True)
@@ -84,7 +93,8 @@ class AgentSandbox:
             f'state_dir = "{self.state}"\n'
             f'lock_file = "{root}/run/lock"\n'
             f'log_file = "{root}/log/activeresponse.log"\n'
-            f'iptables_variant = "{variant}"\n'
+            + ("" if "backend =" in config_extra else f'backend = "{self.kind}"\n')
+            + f'iptables_variant = "{self.variant}"\n'
             f'agent_root = "{self.agent}"\n' + config_extra
         )
         self.config.chmod(0o600)
@@ -191,6 +201,49 @@ class AgentSandbox:
                 out.append(str(ipaddress.ip_network(words[words.index("-s") + 1]).network_address))
         return out
 
+    def blocked(self, family: int = 4) -> list[str]:
+        """What the kernel blocks for us, read with the firewall's own tools (not through
+        our backend code): addresses (``192.0.2.7``) and networks (``198.51.100.0/24``),
+        sorted; for iptables one entry per DROP rule, so a duplicate rule shows twice."""
+        if self.kind == "iptables":
+            return sorted(self.drops(family))
+        if self.kind == "ipset":
+            names = {f"activeresponse-v{family}", f"activeresponse-net{family}"}
+            out = self.ns.run(["ipset", "save"]).stdout
+            return sorted(
+                _text(words[2])
+                for words in (line.split() for line in out.splitlines())
+                if len(words) > 2 and words[0] == "add" and words[1] in names
+            )
+        return sorted(_text(e) for e in self.nft_elements(family))
+
+    def nft_elements(self, family: int) -> list[str]:
+        """Elements of our nft sets for one family (v4 / net4_*), as nft lists them."""
+        done = self.ns.run(["nft", "-j", "list", "table", "inet", "activeresponse"], check=False)
+        if done.returncode != 0:
+            return []
+        found = []
+        for obj in json.loads(done.stdout)["nftables"]:
+            name = obj.get("set", {}).get("name", "")
+            if name == f"v{family}" or name.startswith(f"net{family}_"):
+                for elem in obj["set"].get("elem", []):
+                    value = (
+                        elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
+                    )
+                    if isinstance(value, dict):
+                        value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
+                    found.append(value)
+        return found
+
+    def wipe(self) -> None:
+        """What another tool (or an admin) might do: empty our IPv4 blocks in the kernel."""
+        if self.kind == "iptables":
+            self.ns.run([f"iptables-{self.variant}", "-F", "ACTIVERESPONSE"])
+        elif self.kind == "ipset":
+            self.ns.run(["ipset", "flush", "activeresponse-v4"])
+        else:
+            self.ns.run(["nft", "flush", "set", "inet", "activeresponse", "v4"])
+
     def ledger_rows(self, active_only: bool = True) -> list[tuple]:
         path = self.state / "ledger.sqlite3"
         if not path.exists():
@@ -205,6 +258,20 @@ class AgentSandbox:
         path = self.agent / "logs/active-responses.log"
         return path.read_text().splitlines() if path.exists() else []
 
+    def sets(self) -> str:
+        """ipset and nftables state, without what changes by itself (remaining timeouts,
+        hash sizes)."""
+        ipset = self.ns.run(["ipset", "save"]).stdout
+        nft = self.ns.run(["nft", "list", "ruleset"]).stdout
+        ipset = re.sub(r" (timeout \d+|hashsize \d+|initval \S+)", "", ipset)
+        return ipset + re.sub(r" expires \S+", "", nft)
+
     def snapshot(self) -> tuple:
         """Everything a refused request must leave unchanged."""
-        return (self.save(4), self.save(6), self.ledger_rows(active_only=False))
+        return (self.save(4), self.save(6), self.sets(), self.ledger_rows(active_only=False))
+
+
+def _text(element: str) -> str:
+    """``192.0.2.7`` for one address, ``198.51.100.0/24`` for a network."""
+    net = ipaddress.ip_network(element)
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)

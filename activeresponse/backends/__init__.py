@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, FirewallError
+from ..runner import which
 from .base import Backend
+
+# program -> the Debian package that provides it
+_PACKAGES = {"ipset": "ipset", "nft": "nftables"}
+
+
+def require(program: str) -> None:
+    """Raise a FirewallError naming the package to install if ``program`` is missing."""
+    if which(program) is None:
+        raise FirewallError(f"{program} not found: install the {_PACKAGES[program]} package")
 
 
 def select(config: Config) -> Backend:
@@ -23,4 +33,14 @@ def select(config: Config) -> Backend:
         from plesk.backend import PleskBackend
 
         return PleskBackend.from_config(config)
+    if name == "ipset":
+        from .ipset import IpsetBackend
+
+        require("ipset")
+        return IpsetBackend(config.iptables_variant, config.set_maxelem)
+    if name == "nftables":
+        from .nftables import NftablesBackend
+
+        require("nft")
+        return NftablesBackend(config.set_maxelem)
     raise ConfigError(f"backend {name!r} is not available in this version")

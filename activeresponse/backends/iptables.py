@@ -71,18 +71,22 @@ def _tokens(text: str) -> list[str]:
 class Rule:
     """One rule from ``*-save``: its text after ``-A CHAIN`` and what we need of it."""
 
-    __slots__ = ("source", "tagged", "target", "text")
+    __slots__ = ("match_set", "source", "tagged", "target", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         tokens = _tokens(text)
         opts: dict[str, str] = {}
         for i, tok in enumerate(tokens[:-1]):
-            if tok in ("-s", "--source", "-j", "--jump", "--comment"):
-                opts.setdefault(tok.lstrip("-")[0], tokens[i + 1])
+            if tok in ("-s", "--source", "-j", "--jump", "--comment", "--match-set"):
+                key = "set" if tok == "--match-set" else tok.lstrip("-")[0]
+                # "--match-set NAME src": the set and the direction it is looked up with.
+                value = " ".join(tokens[i + 1 : i + 3]) if key == "set" else tokens[i + 1]
+                opts.setdefault(key, value)
         self.tagged = opts.get("c") == TAG
         self.target = opts.get("j", "")
         self.source = opts.get("s")
+        self.match_set = opts.get("set")
 
 
 class FamilyState:
@@ -139,32 +143,12 @@ def _source_text(net: IPNetwork) -> str:
     return f"{net.network_address}/{net.prefixlen}"
 
 
-def _plan_family(
-    state: FamilyState, add: Iterable[IPNetwork], remove: Iterable[IPNetwork], exact: bool
-) -> tuple[list[str], list[str]]:
-    """restore lines and human actions for one family. With ``exact``, ``add`` is the whole
-    wanted set: everything else of ours goes, duplicates included."""
+def plan_hooks(state: FamilyState) -> tuple[list[str], list[str]]:
+    """restore lines and actions that put the localhost safeguard first and the jump to our
+    chain second in INPUT and FORWARD, where they are not already."""
     lines: list[str] = []
     actions: list[str] = []
     fam = "IPv4" if state.family == 4 else "IPv6"
-    if CHAIN not in state.chains:
-        lines.append(f":{CHAIN} - [0:0]")
-        actions.append(f"created chain {CHAIN} ({fam})")
-    present = state.our_drops()
-    wanted = {_source_text(n): n for n in add}
-    for src, net in wanted.items():
-        rules = present.get(src)
-        if not rules:
-            lines.append(f"-A {CHAIN} {drop_rule(net)}")
-            actions.append(f"added DROP {net} in {CHAIN}")
-        elif exact and len(rules) > 1:
-            lines.extend(f"-D {CHAIN} {r.text}" for r in rules[1:])
-            actions.append(f"removed {len(rules) - 1} duplicate DROP {src}")
-    gone = set(present) - set(wanted) if exact else {_source_text(n) for n in remove}
-    for src in sorted(gone):
-        for rule in present.get(src, []):
-            lines.append(f"-D {CHAIN} {rule.text}")
-            actions.append(f"removed DROP {src} from {CHAIN}")
     for hook in HOOKS:
         if not state.hook_ok(hook):
             lines.extend(f"-D {hook} {r.text}" for r in state.rules.get(hook, []) if r.tagged)
@@ -176,14 +160,13 @@ def _plan_family(
     return lines, actions
 
 
-class IptablesBackend(Backend):
-    name = "iptables"
+class XtablesBackend(Backend):
+    """What the iptables and ipset backends share: the variant's save/restore tools, our
+    chain, and the hook layout (safeguard first, jump second in INPUT and FORWARD).
+    Subclasses say what our chain holds (:meth:`chain_content`)."""
 
     def __init__(self, variant: str = "auto") -> None:
         self.variant = detect_variant() if variant == "auto" else variant
-
-    def describe(self) -> str:
-        return f"iptables ({self.variant})"
 
     def location(self) -> str:
         return f"INPUT+FORWARD -> {CHAIN}"
@@ -199,13 +182,38 @@ class IptablesBackend(Backend):
             return plain
         raise FirewallError(f"{name} not found: install the iptables package")
 
-    def read(self, families: Iterable[int] = FAMILIES) -> dict[int, FamilyState]:
+    def read_tables(self, families: Iterable[int]) -> dict[int, FamilyState]:
         return {
             f: parse_save(run([self.tool(f, "save"), "-t", "filter"]).stdout, f) for f in families
         }
 
-    def _batch(self, per_family: dict[int, tuple[list[str], list[str]]]) -> Batch:
-        batch = Batch()
+    def chain_content(
+        self, state: FamilyState, add: list[IPNetwork], remove: list[IPNetwork], exact: bool
+    ) -> tuple[list[str], list[str]]:
+        """restore lines and actions for the rules inside our chain. With ``exact``, the
+        chain is to hold what this backend wants and nothing else of ours."""
+        raise NotImplementedError
+
+    def plan_family(
+        self, state: FamilyState, add: list[IPNetwork], remove: list[IPNetwork], exact: bool
+    ) -> tuple[list[str], list[str]]:
+        """Our chain (created if missing), its content, then the hooks into it."""
+        lines: list[str] = []
+        actions: list[str] = []
+        if CHAIN not in state.chains:
+            lines.append(f":{CHAIN} - [0:0]")
+            actions.append(f"created chain {CHAIN} ({'IPv4' if state.family == 4 else 'IPv6'})")
+        for part in (self.chain_content(state, add, remove, exact), plan_hooks(state)):
+            lines.extend(part[0])
+            actions.extend(part[1])
+        return lines, actions
+
+    def restore_batch(
+        self, per_family: dict[int, tuple[list[str], list[str]]], batch: Batch | None = None
+    ) -> Batch:
+        """One ``*-restore --noflush`` step per family that has lines (appended to
+        ``batch``)."""
+        batch = Batch() if batch is None else batch
         for family, (lines, actions) in per_family.items():
             if lines:
                 payload = "*filter\n" + "\n".join(lines) + "\nCOMMIT\n"
@@ -214,6 +222,54 @@ class IptablesBackend(Backend):
                 )
                 batch.actions.extend(actions)
         return batch
+
+    def apply(self, batch: Batch) -> None:
+        for step in batch.steps:
+            run(step.argv, input=step.payload)
+
+    def hooks_ok(self, tables: dict[int, FamilyState]) -> bool:
+        return all(fs.hook_ok(h) for fs in tables.values() for h in HOOKS)
+
+
+class IptablesBackend(XtablesBackend):
+    name = "iptables"
+
+    def describe(self) -> str:
+        return f"iptables ({self.variant})"
+
+    def read(self, families: Iterable[int] = FAMILIES) -> dict[int, FamilyState]:
+        return self.read_tables(families)
+
+    def chain_content(
+        self, state: FamilyState, add: list[IPNetwork], remove: list[IPNetwork], exact: bool
+    ) -> tuple[list[str], list[str]]:
+        """One DROP rule per address. With ``exact``, ``add`` is the whole wanted set:
+        everything else of ours goes, duplicates included."""
+        lines: list[str] = []
+        actions: list[str] = []
+        present = state.our_drops()
+        wanted = {_source_text(n): n for n in add}
+        for src, net in wanted.items():
+            rules = present.get(src)
+            if not rules:
+                lines.append(f"-A {CHAIN} {drop_rule(net)}")
+                actions.append(f"added DROP {net} in {CHAIN}")
+            elif exact and len(rules) > 1:
+                lines.extend(f"-D {CHAIN} {r.text}" for r in rules[1:])
+                actions.append(f"removed {len(rules) - 1} duplicate DROP {src}")
+        gone = set(present) - set(wanted) if exact else {_source_text(n) for n in remove}
+        for src in sorted(gone):
+            for rule in present.get(src, []):
+                lines.append(f"-D {CHAIN} {rule.text}")
+                actions.append(f"removed DROP {src} from {CHAIN}")
+        if exact:
+            # Rules of ours that are not per-address drops (another backend's set lookups
+            # after a switch of backend) would keep blocking what the ledger no longer holds.
+            for rule in state.rules.get(CHAIN, []):
+                if rule.tagged and not (rule.target == "DROP" and rule.source):
+                    lines.append(f"-D {CHAIN} {rule.text}")
+                    actions.append(f"removed foreign rule of ours from {CHAIN}: {rule.text}")
+        return lines, actions
 
     def plan(
         self,
@@ -224,9 +280,9 @@ class IptablesBackend(Backend):
     ) -> Batch:
         adds = [b.network for b in add]
         removes = list(remove)
-        return self._batch(
+        return self.restore_batch(
             {
-                f: _plan_family(
+                f: self.plan_family(
                     state[f],
                     [n for n in adds if n.version == f],
                     [n for n in removes if n.version == f],
@@ -240,16 +296,12 @@ class IptablesBackend(Backend):
         self, state: dict[int, FamilyState], blocks: Iterable[Block], families: Iterable[int]
     ) -> Batch:
         nets = [b.network for b in blocks]
-        return self._batch(
+        return self.restore_batch(
             {
-                f: _plan_family(state[f], [n for n in nets if n.version == f], (), exact=True)
+                f: self.plan_family(state[f], [n for n in nets if n.version == f], [], exact=True)
                 for f in families
             }
         )
-
-    def apply(self, batch: Batch) -> None:
-        for step in batch.steps:
-            run(step.argv, input=step.payload)
 
     def enforced(self, state: dict[int, FamilyState]) -> set[IPNetwork]:
         import ipaddress
@@ -257,7 +309,7 @@ class IptablesBackend(Backend):
         return {ipaddress.ip_network(src) for fs in state.values() for src in fs.our_drops()}
 
     def safeguards_ok(self, state: dict[int, FamilyState]) -> bool:
-        return all(fs.hook_ok(h) for fs in state.values() for h in HOOKS)
+        return self.hooks_ok(state)
 
 
 def detect_variant() -> str:

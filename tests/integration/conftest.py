@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox import AgentSandbox
+from sandbox import BACKENDS, AgentSandbox
 
 from activeresponse.netns import Namespace
 
@@ -15,13 +15,15 @@ def ns() -> Iterator[Namespace]:
         yield namespace
 
 
-@pytest.fixture(params=["nft", "legacy"])
-def variant(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The firewall backend (and iptables variant) an end-to-end test runs against; a test
+    that only makes sense for some narrows it with ``parametrize(..., indirect=True)``."""
     return request.param
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, ns: Namespace, variant: str) -> Iterator[AgentSandbox]:
-    box = AgentSandbox(tmp_path, ns, variant)
+def sandbox(tmp_path: Path, ns: Namespace, backend: str) -> Iterator[AgentSandbox]:
+    box = AgentSandbox(tmp_path, ns, backend)
     yield box
     box.cleanup()

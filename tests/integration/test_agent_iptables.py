@@ -1,5 +1,5 @@
-"""firewall-drop against the real kernel, in a private namespace, for both iptables
-variants: what OSSEC and Wazuh agents will see."""
+"""firewall-drop against the real kernel, in a private namespace, for every backend
+(iptables in both variants, ipset, nftables): what OSSEC and Wazuh agents will see."""
 
 from __future__ import annotations
 
@@ -18,19 +18,40 @@ SAFEGUARD = {
 JUMP = "-m comment --comment activeresponse -j ACTIVERESPONSE"
 
 
+NFT_HOOK = "priority filter - 10; policy accept;"
+NFT_LOOPBACK = ["ip saddr 127.0.0.0/8 accept", "ip6 saddr ::1 accept"]
+
+
 def assert_layout(box: AgentSandbox, family: int) -> None:
-    """Localhost ACCEPT first, our jump second, in INPUT and FORWARD; once each."""
+    """iptables and ipset: localhost ACCEPT first, our jump second, in INPUT and FORWARD,
+    once each (ipset: and the chain looks our sets up). nftables: our two base chains
+    before the filter ones, loopback accepted before any drop."""
+    if box.kind == "nftables":
+        for hook in ("input", "forward"):
+            out = box.ns.run(["nft", "list", "chain", "inet", "activeresponse", hook]).stdout
+            lines = [ln.strip() for ln in out.splitlines()][2:]
+            assert lines[0] == f"type filter hook {hook} {NFT_HOOK}", out
+            accepts = ['iif "lo" accept', *NFT_LOOPBACK] if hook == "input" else NFT_LOOPBACK
+            assert lines[1 : 1 + len(accepts)] == accepts, out
+            assert "ip saddr @v4 drop" in lines and "ip6 saddr @v6 drop" in lines, out
+        return
     for hook in ("INPUT", "FORWARD"):
         rules = box.rules(hook, family)
         assert rules[:2] == [SAFEGUARD[family], JUMP], (hook, rules)
         assert sum("activeresponse" in r for r in rules) == 2, rules
+    if box.kind == "ipset":
+        assert box.rules("ACTIVERESPONSE", family) == [
+            f"-m set --match-set activeresponse-{name}{family} src "
+            "-m comment --comment activeresponse -j DROP"
+            for name in ("v", "net")
+        ]
 
 
 def test_ossec_add_and_delete_ipv4_and_ipv6(sandbox: AgentSandbox) -> None:
     for address, family in (("192.0.2.7", 4), ("2001:db8::7", 6)):
         done = sandbox.ossec("add", "-", address, "1304756247.60385", "31151")
         assert done.returncode == 0, done.stderr
-        assert sandbox.drops(family) == [address]
+        assert sandbox.blocked(family) == [address]
         assert_layout(sandbox, family)
     rows = sandbox.ledger_rows()
     assert [r[0] for r in rows] == ["192.0.2.7", "2001:db8::7"]
@@ -41,7 +62,7 @@ def test_ossec_add_and_delete_ipv4_and_ipv6(sandbox: AgentSandbox) -> None:
     for address, family in (("192.0.2.7", 4), ("2001:db8::7", 6)):
         done = sandbox.ossec("delete", "-", address, "1304756247.60385", "31151")
         assert done.returncode == 0, done.stderr
-        assert sandbox.drops(family) == []
+        assert sandbox.blocked(family) == []
         assert_layout(sandbox, family)  # safeguards stay
     assert sandbox.ledger_rows() == []
     assert len(sandbox.ledger_rows(active_only=False)) == 2  # history is kept
@@ -52,7 +73,7 @@ def test_add_twice_leaves_one_rule_and_extends(sandbox: AgentSandbox) -> None:
     first = sandbox.ledger_rows()[0][2]
     time.sleep(1.1)
     assert sandbox.ossec("add", "-", "192.0.2.8", "1.2", "100").returncode == 0
-    assert sandbox.drops(4) == ["192.0.2.8"]
+    assert sandbox.blocked(4) == ["192.0.2.8"]
     rows = sandbox.ledger_rows()
     assert len(rows) == 1 and rows[0][2] > first
 
@@ -61,10 +82,11 @@ def test_delete_of_absent_address_is_a_noop(sandbox: AgentSandbox) -> None:
     before = sandbox.snapshot()
     done = sandbox.ossec("delete", "-", "192.0.2.9", "1.1", "100")
     assert done.returncode == 0, done.stderr
-    assert sandbox.drops(4) == [] and sandbox.ledger_rows() == []
-    assert before[2] == sandbox.snapshot()[2]
+    assert sandbox.blocked(4) == [] and sandbox.ledger_rows() == []
+    assert before[-1] == sandbox.snapshot()[-1]  # the ledger; safeguards may be put in place
 
 
+@pytest.mark.parametrize("backend", ["iptables-nft", "iptables-legacy", "ipset"], indirect=True)
 def test_safeguards_move_back_to_the_top(sandbox: AgentSandbox) -> None:
     assert sandbox.ossec("add", "-", "192.0.2.10", "1.1", "100").returncode == 0
     tool = f"iptables-{sandbox.variant}"
@@ -74,14 +96,15 @@ def test_safeguards_move_back_to_the_top(sandbox: AgentSandbox) -> None:
     assert_layout(sandbox, 4)
     # The other tool's rules are kept, just below ours.
     assert "-s 198.51.100.1/32 -j ACCEPT" in sandbox.rules("INPUT")
-    assert sorted(sandbox.drops(4)) == ["192.0.2.10", "192.0.2.11"]
+    assert sorted(sandbox.blocked(4)) == ["192.0.2.10", "192.0.2.11"]
 
 
 def test_wiped_rule_is_restored_by_the_next_add(sandbox: AgentSandbox) -> None:
     assert sandbox.ossec("add", "-", "192.0.2.12", "1.1", "100").returncode == 0
-    sandbox.ns.run([f"iptables-{sandbox.variant}", "-F", "ACTIVERESPONSE"])
+    sandbox.wipe()
+    assert sandbox.blocked(4) == []
     assert sandbox.ossec("add", "-", "192.0.2.12", "1.2", "100").returncode == 0
-    assert sandbox.drops(4) == ["192.0.2.12"]
+    assert sandbox.blocked(4) == ["192.0.2.12"]
 
 
 def test_ossec_log_line_keeps_the_agent_shape(sandbox: AgentSandbox) -> None:
@@ -105,7 +128,7 @@ def test_wazuh_continue_blocks(sandbox: AgentSandbox) -> None:
         "command": "check_keys",
         "parameters": {"keys": ["198.51.100.20"]},
     }
-    assert sandbox.drops(4) == ["198.51.100.20"]
+    assert sandbox.blocked(4) == ["198.51.100.20"]
     row = sandbox.ledger_rows()[0]
     assert row[:2] == ("198.51.100.20", "wazuh") and row[3] == "5715" and row[5] == "Test."
     log = sandbox.ar_log()
@@ -119,7 +142,7 @@ def test_wazuh_continue_blocks(sandbox: AgentSandbox) -> None:
     # delete arrives later, without the handshake.
     code, out, err = sandbox.wazuh(wazuh_message("delete", "198.51.100.20"))
     assert code == 0, err
-    assert out == "" and sandbox.drops(4) == [] and sandbox.ledger_rows() == []
+    assert out == "" and sandbox.blocked(4) == [] and sandbox.ledger_rows() == []
 
 
 def test_wazuh_abort_blocks_nothing(sandbox: AgentSandbox) -> None:
@@ -182,7 +205,7 @@ def test_ossec_form_never_reads_stdin(sandbox: AgentSandbox) -> None:
     finally:
         proc.kill()
         proc.communicate()
-    assert sandbox.drops(4) == ["192.0.2.30"]
+    assert sandbox.blocked(4) == ["192.0.2.30"]
 
 
 def add_link(sandbox: AgentSandbox, name: str) -> None:
@@ -242,12 +265,12 @@ def test_address_added_after_start_is_protected(sandbox: AgentSandbox) -> None:
     assert sandbox.ossec("add", "-", "198.51.100.99", "1.1", "100").returncode == 0
     sandbox.ns.ip("addr", "add", "198.51.100.98/32", "dev", "own1")
     assert sandbox.ossec("add", "-", "198.51.100.98", "1.1", "100").returncode == 3
-    assert sandbox.drops(4) == ["198.51.100.99"]
+    assert sandbox.blocked(4) == ["198.51.100.99"]
 
 
 def test_mapped_address_is_normalised(sandbox: AgentSandbox) -> None:
     assert sandbox.ossec("add", "-", "::ffff:198.51.100.40", "1.1", "100").returncode == 0
-    assert sandbox.drops(4) == ["198.51.100.40"] and sandbox.drops(6) == []
+    assert sandbox.blocked(4) == ["198.51.100.40"] and sandbox.blocked(6) == []
     assert sandbox.ledger_rows()[0][0] == "198.51.100.40"
 
 
@@ -256,7 +279,7 @@ def test_fifty_concurrent_adds(sandbox: AgentSandbox) -> None:
     procs = [sandbox.ossec_popen("add", "-", a, f"1.{i}", "100") for i, a in enumerate(addresses)]
     results = [(p.wait(timeout=120), p.communicate()) for p in procs]
     assert all(code == 0 for code, _ in results), [r for r in results if r[0]]
-    assert sorted(sandbox.drops(4)) == sorted(addresses)
+    assert sorted(sandbox.blocked(4)) == sorted(addresses)
     assert sorted(r[0] for r in sandbox.ledger_rows()) == sorted(addresses)
     assert_layout(sandbox, 4)
 
@@ -269,5 +292,5 @@ def test_agent_delete_keeps_an_admin_block(sandbox: AgentSandbox) -> None:
     with sqlite3.connect(sandbox.state / "ledger.sqlite3") as db:
         db.execute("UPDATE blocks SET origin = 'admin', expires = NULL")
     assert sandbox.ossec("delete", "-", "192.0.2.50", "1.1", "100").returncode == 0
-    assert sandbox.drops(4) == ["192.0.2.50"]
+    assert sandbox.blocked(4) == ["192.0.2.50"]
     assert sandbox.ledger_rows()[0][:3] == ("192.0.2.50", "admin", None)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.netns
 
 
 def make_box(tmp_path: Path, ns: Namespace, **kw: object) -> AgentSandbox:
-    return AgentSandbox(tmp_path, ns, "nft", **kw)  # type: ignore[arg-type]
+    return AgentSandbox(tmp_path, ns, "iptables-nft", **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture

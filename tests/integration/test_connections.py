@@ -61,7 +61,7 @@ def entries(box: AgentSandbox) -> int:
 def test_plesk_established_connection(tmp_path: Path, ns: Namespace, attacker: Namespace,
                                       kill: bool) -> None:  # fmt: skip
     fake = make_tree(tmp_path / "plesk", "18.0", "debian")
-    box = AgentSandbox(tmp_path / "agent", ns, "nft", config_extra=(
+    box = AgentSandbox(tmp_path / "agent", ns, "iptables-nft", config_extra=(
         f'backend = "plesk"\nplesk_root = "{fake.root}"\n'
         f"kill_connections = {'true' if kill else 'false'}\n"))  # fmt: skip
     ns.run([*fake.cli, "--apply", "-auto-confirm-this-may-lock-me-out-of-the-server"])

@@ -32,7 +32,7 @@ def assert_consistent(box: AgentSandbox) -> None:
         rows = db.execute("SELECT address, expires FROM blocks WHERE removed IS NULL").fetchall()
     assert all(expires is not None for _, expires in rows), "a block without expiry"
     ledger = sorted(a for a, _ in rows)
-    kernel = sorted(box.drops(4) + box.drops(6))
+    kernel = sorted(box.blocked(4) + box.blocked(6))
     assert kernel == ledger
     assert len(kernel) == len(set(kernel))
     assert box.cli("status").returncode == 0
@@ -53,7 +53,7 @@ def test_kill_during_add(sandbox: AgentSandbox) -> None:
 
 
 def test_kill_during_expire(tmp_path, ns) -> None:
-    box = AgentSandbox(tmp_path, ns, "nft", timeout=1)
+    box = AgentSandbox(tmp_path, ns, "iptables-nft", timeout=1)
     try:
         rng = random.Random(11)
         for round_ in range(ITERATIONS // 4):

@@ -38,15 +38,20 @@ addresses = st.one_of(
     st.sampled_from(CORPUS),
     st.ip_addresses(v=4).map(str),
     st.ip_addresses(v=6).map(str),
-    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=60),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        max_size=60,
+    ),
 )
-words = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=40)
+words = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40
+)
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentSandbox]:
     with Namespace.create("ar-hostile") as ns:
-        b = AgentSandbox(tmp_path_factory.mktemp("hostile"), ns, "nft")
+        b = AgentSandbox(tmp_path_factory.mktemp("hostile"), ns, "iptables-nft")
         yield b
         b.cleanup()
 

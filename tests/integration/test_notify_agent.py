@@ -55,7 +55,7 @@ def server() -> Iterator[SMTPServer]:
 def box(tmp_path: Path, server: SMTPServer) -> Iterator[AgentSandbox]:
     with Namespace.create("ar-notify") as ns:
         sandbox = AgentSandbox(
-            tmp_path, ns, "nft", config_extra=notify_lines(notify_smtp_port=server.port)
+            tmp_path, ns, "iptables-nft", config_extra=notify_lines(notify_smtp_port=server.port)
         )
         # The monitored host's own address, as in the manual's case.
         ns.ip("link", "add", "own0", "type", "veth", "peer", "name", "own0p")
@@ -219,7 +219,7 @@ def test_background_sender_does_not_hold_up_the_agent(tmp_path: Path) -> None:
         notify_command=["sh", "-c", f"sleep 3; cat > {out}.tmp && mv {out}.tmp {out}"],
     )
     with Namespace.create("ar-notify") as ns:
-        box = AgentSandbox(tmp_path, ns, "nft", config_extra=lines)
+        box = AgentSandbox(tmp_path, ns, "iptables-nft", config_extra=lines)
         try:
             start = time.monotonic()
             code, _out, err = box.wazuh(message("add", wazuh_alert()), answer="continue")
@@ -281,7 +281,7 @@ def test_agent_path_imports_stay_lean_with_notifications_on(box: AgentSandbox) -
 def test_expiry_is_reported_when_asked(tmp_path: Path, server: SMTPServer) -> None:
     lines = notify_lines(notify_smtp_port=server.port, notify_events=["block", "expire"])
     with Namespace.create("ar-notify") as ns:
-        box = AgentSandbox(tmp_path, ns, "nft", config_extra=lines)
+        box = AgentSandbox(tmp_path, ns, "iptables-nft", config_extra=lines)
         try:
             assert box.ossec("add", "-", "198.51.100.7", "1.1", "5712").returncode == 0
             assert box.ossec("delete", "-", "198.51.100.7", "1.1", "5712").returncode == 0
@@ -302,7 +302,7 @@ def test_expire_sweep_reports_and_sends(tmp_path: Path, server: SMTPServer) -> N
 
     lines = notify_lines(notify_smtp_port=server.port, notify_events=["block", "expire"])
     with Namespace.create("ar-notify") as ns:
-        box = AgentSandbox(tmp_path, ns, "nft", config_extra=lines, timeout=1)
+        box = AgentSandbox(tmp_path, ns, "iptables-nft", config_extra=lines, timeout=1)
         try:
             assert box.ossec("add", "-", "198.51.100.8", "1.1", "5712").returncode == 0
             time.sleep(1.5)

@@ -32,7 +32,7 @@ def fake(tmp_path: Path) -> FakePlesk:
 
 def sandbox(tmp_path: Path, ns: Namespace, fake: FakePlesk, backend: str = "plesk") -> AgentSandbox:
     extra = f'backend = "{backend}"\nplesk_root = "{fake.root}"\n'
-    return AgentSandbox(tmp_path / "agent", ns, "nft", config_extra=extra)
+    return AgentSandbox(tmp_path / "agent", ns, "iptables-nft", config_extra=extra)
 
 
 @pytest.fixture

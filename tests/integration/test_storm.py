@@ -49,7 +49,7 @@ def test_storm_of_200(sandbox: AgentSandbox) -> None:
     assert failed == []
     for family, expected in ((4, [a for a in keep if ":" not in a]),
                              (6, [a for a in keep if ":" in a])):  # fmt: skip
-        drops = sandbox.drops(family)
+        drops = sandbox.blocked(family)
         assert len(drops) == len(set(drops)), "duplicate rule"
         assert sorted(drops) == sorted(expected)
     assert sorted(r[0] for r in sandbox.ledger_rows()) == sorted(keep)
