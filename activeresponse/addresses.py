@@ -39,12 +39,15 @@ def _parse_ipv4(text: str) -> ipaddress.IPv4Address:
     parts = text.split(".")
     if len(parts) != 4 or not all(parts):
         raise InvalidAddress(f"not an IP address: '{printable(text)}'")
+    value = 0
     for part in parts:
         if len(part) > 1 and part[0] == "0":
             raise InvalidAddress(f"ambiguous IPv4 address (leading zero): '{printable(text)}'")
-        if len(part) > 3 or int(part) > 255:
+        octet = int(part) if len(part) <= 3 else 256
+        if octet > 255:
             raise InvalidAddress(f"not an IP address: '{printable(text)}'")
-    return ipaddress.IPv4Address(text)
+        value = value << 8 | octet
+    return ipaddress.IPv4Address(value)  # from the int: imports parse 100,000 of these
 
 
 def parse_ip(text: str) -> IPAddress:
@@ -77,7 +80,8 @@ def parse_network(text: str) -> IPNetwork:
     """
     if not isinstance(text, str) or "/" not in text:
         addr = parse_ip(text)
-        return ipaddress.ip_network(addr)
+        kind = ipaddress.IPv4Network if addr.version == 4 else ipaddress.IPv6Network
+        return kind((int(addr), addr.max_prefixlen))
     addr_text, _, prefix_text = text.partition("/")
     addr = parse_ip(addr_text)
     if not prefix_text.isdigit() or (len(prefix_text) > 1 and prefix_text[0] == "0"):

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, tuple[object, tuple[type, ...]]] = {
     "set_maxelem": (1048576, (int,)),
     "default_timeout": (600, (int,)),
     "admin_block_timeout": (86400, (int,)),
+    "auto_set_threshold": (200, (int,)),
     "kill_connections": (True, (bool,)),
     "repeat_window": (86400, (int,)),
     "repeat_multipliers": ([1], (list,)),
@@ -87,6 +88,7 @@ class Config:
     set_maxelem: int
     default_timeout: int
     admin_block_timeout: int
+    auto_set_threshold: int
     kill_connections: bool
     repeat_window: int
     repeat_multipliers: list[float]

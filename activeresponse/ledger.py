@@ -167,36 +167,54 @@ class Ledger:
 
         Returns the stored block and whether it is new.
         """
-        current = self.find_active(block.address)
-        if current is None:
-            cur = self._db.execute(
+        return self.upsert_many([block])[0]
+
+    def upsert_many(self, blocks: Iterable[Block]) -> list[tuple[Block, bool]]:
+        """:meth:`upsert` for many blocks at once (an import): the active rows are read
+        once, not once per block. Repeats within ``blocks`` extend the first."""
+        blocks = list(blocks)
+        if len(blocks) == 1:
+            found = self.find_active(blocks[0].address)
+            current = {found.address: found} if found else {}
+        else:
+            current = {b.address: b for b in self.active()}
+        results: list[tuple[Block, bool]] = []
+        changed: dict[int, Block] = {}
+        fresh: list[Block] = []
+        for block in blocks:
+            existing = current.get(block.address)
+            if existing is None:
+                current[block.address] = block
+                fresh.append(block)
+                results.append((block, True))
+                continue
+            if existing.expires is not None and (
+                block.expires is None or block.expires > existing.expires
+            ):
+                existing.expires = block.expires
+            existing.hits += 1
+            if existing.id is not None:
+                changed[existing.id] = existing
+            results.append((existing, False))
+        if fresh:
+            self._db.executemany(
                 "INSERT INTO blocks (address, family, created, expires, origin, alert_id, "
-                "rule_id, user, reason, offence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    block.address,
-                    block.family,
-                    block.created,
-                    block.expires,
-                    block.origin,
-                    block.alert_id,
-                    block.rule_id,
-                    block.user,
-                    block.reason,
-                    block.offence,
-                ),
-            )
-            block.id = cur.lastrowid
-            return block, True
-        if current.expires is not None and (
-            block.expires is None or block.expires > current.expires
-        ):
-            current.expires = block.expires
-        current.hits += 1
-        self._db.execute(
+                "rule_id, user, reason, hits, offence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(b.address, b.family, b.created, b.expires, b.origin, b.alert_id, b.rule_id,
+                  b.user, b.reason, b.hits, b.offence) for b in fresh],
+            )  # fmt: skip
+            # Writers hold BEGIN IMMEDIATE, so AUTOINCREMENT gave these rows consecutive ids.
+            last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            for offset, block in enumerate(fresh):
+                block.id = last - len(fresh) + 1 + offset
+            first = self._db.execute("SELECT address FROM blocks WHERE id = ?", (fresh[0].id,))
+            if first.fetchone() != (fresh[0].address,):
+                raise StateError(f"ledger {self.path}: unexpected row ids after an insert")
+        self._db.executemany(
             "UPDATE blocks SET expires = ?, hits = ? WHERE id = ?",
-            (current.expires, current.hits, current.id),
+            [(b.expires, b.hits, b.id) for b in changed.values()],
         )
-        return current, False
+        return results
 
     def close_blocks(self, ids: Iterable[int], now: float, removed_by: str) -> int:
         """Mark blocks as ended; returns how many were active."""

@@ -23,6 +23,7 @@ class Block:
     """
 
     __slots__ = (
+        "address",
         "alert_id",
         "created",
         "expires",
@@ -52,6 +53,8 @@ class Block:
         offence: int = 1,
     ) -> None:
         self.network = network
+        #: Canonical text: ``192.0.2.7`` for one address, ``198.51.100.0/24`` for a net.
+        self.address = network_text(network)
         self.created = created
         self.expires = expires
         self.origin = origin
@@ -62,11 +65,6 @@ class Block:
         self.id = id
         self.hits = hits
         self.offence = offence
-
-    @property
-    def address(self) -> str:
-        """Canonical text: ``192.0.2.7`` for one address, ``198.51.100.0/24`` for a net."""
-        return network_text(self.network)
 
     @property
     def family(self) -> int:

@@ -10,13 +10,13 @@ whatever a crash leaves half-done, the next ``expire``/``restore`` sync repairs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import agentconf, logsetup
 from .addresses import network_text, parse_network
 from .backends.base import FAMILIES, Backend, Batch
 from .config import Config
-from .errors import CommandError
+from .errors import ActiveResponseError, CommandError, Refused
 from .guard import Guard
 from .ledger import Ledger
 from .lock import Lock
@@ -53,11 +53,22 @@ class Runtime:
 
     @property
     def backend(self) -> Backend:
+        """The backend in use; with ``backend = "auto"``, what auto means here (a set
+        backend it moved to earlier is recorded in the ledger and stays)."""
         if self._backend is None:
             from .backends import select
 
-            self._backend = select(self.config)
+            sticky = self.ledger.get_meta("auto_backend") if self.config.backend == "auto" else None
+            self._backend = select(self.config, sticky)
         return self._backend
+
+    def set_backend(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def backend_named(self, name: str) -> Backend:
+        from .backends import select
+
+        return select(self.config, name=name)
 
     def host_interfaces(self) -> tuple[set[IPAddress], set[IPAddress]]:
         """This host's (addresses, broadcasts), read from the kernel once per runtime:
@@ -111,6 +122,60 @@ def apply_change(
                 raise
             log.info("firewall changed under us; reading it again")
     raise AssertionError("unreachable")
+
+
+def _note_backend(rt: Runtime) -> None:
+    """Record which backend's rules are in the kernel (first use); a later change of
+    backend is then noticed and migrated by the expiry sweep or restore."""
+    if rt.ledger.get_meta("backend") is None:
+        rt.ledger.set_meta("backend", rt.backend.name)
+
+
+def migrate_blocks(rt: Runtime, target: Backend, now: float) -> list[str]:
+    """Move every live block to ``target`` with no moment where one is unenforced: the
+    target enforces all of them first, then the old backend's rules and sets go. Call
+    under the lock, inside a ledger transaction."""
+    ledger = rt.ledger
+    old_name = ledger.get_meta("backend") or rt.backend.name
+    live = [b for b in ledger.active() if not b.expired(now)]
+    batch = target.plan_sync(target.read(FAMILIES), live, FAMILIES)
+    if batch:
+        target.apply(batch)
+    report = [f"migrated {len(live)} block(s) from {old_name} to {target.name}"]
+    if old_name != target.name:
+        try:
+            old = rt.backend_named(old_name)
+            leftover = old.teardown_batch(target)
+            if leftover:
+                old.apply(leftover)
+            report.extend(f"migrated: {action}" for action in leftover.actions)
+        except ActiveResponseError as exc:  # e.g. Plesk gone: nothing of ours to reach
+            report.append(f"left the {old_name} backend's rules in place: {exc}")
+    ledger.set_meta("backend", target.name)
+    rt.set_backend(target)
+    return report
+
+
+def _pending_migration(rt: Runtime) -> Backend | None:
+    """The backend blocks must move to now, if any: the config (or auto's choice) no
+    longer names the backend whose rules are in the kernel, or auto's iptables holds
+    more than auto_set_threshold blocks."""
+    from .backends import set_backend_here
+
+    ledger = rt.ledger
+    current = rt.backend
+    if (
+        rt.config.backend == "auto"
+        and current.name == "iptables"
+        and ledger.count_active() > rt.config.auto_set_threshold
+    ):
+        target = set_backend_here()
+        ledger.set_meta("auto_backend", target)
+        return rt.backend_named(target)
+    in_kernel = ledger.get_meta("backend")
+    if in_kernel is not None and in_kernel != current.name:
+        return current
+    return None
 
 
 def sync(rt: Runtime, families: Iterable[int] = FAMILIES) -> Batch:
@@ -202,6 +267,7 @@ def block(
             stored, new = ledger.upsert(wanted)
             # Always (re)assert the rule: if something wiped it, this call repairs it.
             batch = apply_change(rt.backend, add=[stored])
+            _note_backend(rt)
     rt.backend.settle()
     level = _routine(origin)
     if new:
@@ -232,6 +298,50 @@ def block(
 
         notify.record(rt, "block", [stored], new=new, notice=notice, now=now)
     return BlockResult(stored, new, batch)
+
+
+def block_many(
+    rt: Runtime,
+    entries: list[tuple[int, IPNetwork, float | None]],
+    *,
+    origin: str = "import",
+    reason: str = "",
+    force_width: bool = False,
+    protected: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: float | None = None,
+) -> tuple[list[tuple[Block, bool]], list[tuple[int, str]]]:
+    """Block many (line, network, timeout) at once: one lock, one ledger transaction, one
+    kernel batch. Every entry passes the guard; a refused one is reported with its line
+    number and does not stop the rest. Returns the stored blocks (with "new") and the
+    refusals."""
+    now = time.time() if now is None else now
+    refused: list[tuple[int, str]] = []
+    wanted: list[Block] = []
+    with rt.lock():
+        ledger = rt.ledger
+        allows = allowed_networks(ledger, now)
+        for i, (line, net, timeout) in enumerate(entries, 1):
+            try:
+                rt.guard.check(net, temporary_allows=allows, force_width=force_width,
+                               protected=protected)  # fmt: skip
+            except Refused as exc:
+                refused.append((line, str(exc)))
+            else:
+                expires = None if timeout is None else now + timeout
+                wanted.append(Block(net, created=now, expires=expires, origin=origin,
+                                    reason=reason))  # fmt: skip
+            if progress is not None and i % 1000 == 0:
+                progress(1000)
+        with ledger.transaction():
+            stored = ledger.upsert_many(wanted)
+            if stored:
+                apply_change(rt.backend, add=[b for b, _ in stored])
+            _note_backend(rt)
+    rt.backend.settle()
+    log.info("imported %d block(s) (%d new), refused %d", len(stored),
+             sum(new for _, new in stored), len(refused))  # fmt: skip
+    return stored, refused
 
 
 def unblock(
@@ -319,14 +429,19 @@ def reconcile(rt: Runtime, *, why: str, now: float | None = None) -> list[str]:
             due = ledger.due(now)
             if due:
                 ledger.close_blocks([b.id for b in due], now, "expired")  # type: ignore[misc]
-                apply_change(rt.backend, remove=[b.network for b in due])
                 report.extend(
                     f"expired {b.address} ({b.origin}, blocked {_when(b.created)})" for b in due
                 )
+            target = _pending_migration(rt)
+            if target is not None:
+                report.extend(migrate_blocks(rt, target, now))
+            elif due:
+                apply_change(rt.backend, remove=[b.network for b in due])
             report.extend(f"allow for {a} ended" for a in ledger.expire_allows(now))
             batch = sync(rt)
             label = "restored" if why == "restore" else "repaired"
             report.extend(f"{label}: {action}" for action in batch.actions)
+            _note_backend(rt)
             ledger.set_meta(f"last_{why}", f"{now:.0f}")
     rt.backend.settle()
     for line in report:

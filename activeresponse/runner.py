@@ -80,7 +80,27 @@ def _read_all(fd: int) -> str:
 
 
 def _wait(pid: int, timeout: float) -> int | None:
-    """Exit code of ``pid``, or None (after killing it) if it outlived ``timeout``."""
+    """Exit code of ``pid``, or None (after killing it) if it outlived ``timeout``.
+    Woken by a pidfd the moment it exits (Linux 5.3+); polling otherwise."""
+    if hasattr(os, "pidfd_open"):
+        import select
+
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                exited = bool(poller.poll(timeout * 1000))
+            finally:
+                os.close(fd)
+            if not exited:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return None
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     deadline = time.monotonic() + timeout
     delay = 0.0005
     while True:

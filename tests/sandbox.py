@@ -198,7 +198,7 @@ class AgentSandbox:
         for rule in self.rules("ACTIVERESPONSE", family):
             words = rule.split()
             if "DROP" in words and "-s" in words:
-                out.append(str(ipaddress.ip_network(words[words.index("-s") + 1]).network_address))
+                out.append(_text(words[words.index("-s") + 1]))
         return out
 
     def blocked(self, family: int = 4) -> list[str]:

@@ -105,6 +105,14 @@ class Backend:
         """Apply a batch; raise :class:`~activeresponse.errors.FirewallError` on refusal."""
         raise NotImplementedError
 
+    def teardown_batch(self, successor: Backend) -> Batch:
+        """Batch removing everything this backend put in the kernel that ``successor``
+        does not use: the second half of a migration, once ``successor`` enforces every
+        block. Reads the kernel."""
+        from ..errors import UsageError
+
+        raise UsageError(f"moving blocks away from the {self.name} backend is not supported")
+
     def settle(self) -> None:
         """Called after a change is committed and the lock released. A backend whose
         enforcement is slow or must be coalesced (Plesk's apply) finishes it here, so one

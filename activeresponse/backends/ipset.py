@@ -26,7 +26,7 @@ from ..errors import FirewallError
 from ..model import Block
 from ..runner import run
 from . import elements
-from .base import FAMILIES, Batch, Step
+from .base import FAMILIES, Backend, Batch, Step
 from .elements import element_text
 from .iptables import CHAIN, TAG, FamilyState, XtablesBackend, _source_text
 
@@ -178,6 +178,18 @@ class IpsetBackend(XtablesBackend):
             sets = parse_ipset_list_terse(run(["ipset", "list", "-t"]).stdout)
         return IpsetState(sets, self.read_tables(families), read_at, complete=elements)
 
+    def teardown_batch(self, successor: Backend) -> Batch:
+        """Hooks and chain out unless ``successor`` shares them (its sync already dropped
+        our lookups), then our sets destroyed."""
+        batch = Batch()
+        if not isinstance(successor, XtablesBackend):
+            self.unhook_batch(batch)
+        ours = [n for n in run(["ipset", "list", "-n"]).stdout.split() if n.startswith(PREFIX)]
+        if ours:
+            batch.steps.append(Step(["ipset", "restore"], "".join(f"destroy {n}\n" for n in ours)))
+            batch.actions.append(f"destroyed sets {', '.join(ours)}")
+        return batch
+
     # -- the chain: one lookup rule per set ------------------------------------------------
 
     def chain_content(
@@ -320,9 +332,9 @@ class IpsetBackend(XtablesBackend):
         for b in wanted:
             where = (b.family, _single(b.network))
             if elements.live(b.expires, now):
-                want.setdefault(where, {})[element_text(b.network)] = b.expires
+                want.setdefault(where, {})[b.address] = b.expires
             else:  # expired: lifted, not given a timeout
-                gone.setdefault(where, []).append(element_text(b.network))
+                gone.setdefault(where, []).append(b.address)
         for family in families:
             for single in (True, False):
                 lines, actions = self._plan_set(

@@ -227,6 +227,22 @@ class XtablesBackend(Backend):
         for step in batch.steps:
             run(step.argv, input=step.payload)
 
+    def unhook_batch(self, batch: Batch) -> Batch:
+        """Our hooks out of INPUT/FORWARD and our chain gone, every family."""
+        per_family = {}
+        for family, fs in self.read_tables(FAMILIES).items():
+            lines = [f"-D {h} {r.text}" for h in HOOKS for r in fs.rules.get(h, []) if r.tagged]
+            if CHAIN in fs.chains:
+                lines += [f"-F {CHAIN}", f"-X {CHAIN}"]
+            name = "IPv4" if family == 4 else "IPv6"
+            per_family[family] = (lines, [f"removed our hooks and chain {CHAIN} ({name})"])
+        return self.restore_batch(per_family, batch)
+
+    def teardown_batch(self, successor: Backend) -> Batch:
+        # Another xtables backend's exact sync has already replaced our chain's content
+        # and uses the same hooks and chain.
+        return Batch() if isinstance(successor, XtablesBackend) else self.unhook_batch(Batch())
+
     def hooks_ok(self, tables: dict[int, FamilyState]) -> bool:
         return all(fs.hook_ok(h) for fs in tables.values() for h in HOOKS)
 

@@ -365,9 +365,9 @@ class NftablesBackend(Backend):
                 continue
             name = set_for(b.network)
             if elements.live(b.expires, now):
-                want.setdefault(name, {})[element_text(b.network)] = b.expires
+                want.setdefault(name, {})[b.address] = b.expires
             else:  # expired: lifted, not given a timeout
-                gone.setdefault(name, set()).add(element_text(b.network))
+                gone.setdefault(name, set()).add(b.address)
         sets = self._plan_sets(state, families, want, gone, exact, now)
         chains = self._plan_chains(state, sets.after, rewrite=bool(sets.delete))
         # Order matters in the transaction: rules are flushed before a set they look up is
@@ -552,6 +552,15 @@ class NftablesBackend(Backend):
     def apply(self, batch: Batch) -> None:
         for step in batch.steps:
             run(step.argv, input=step.payload)
+
+    def teardown_batch(self, successor: Backend) -> Batch:
+        batch = Batch()
+        # "add" first makes the delete valid whether or not the table is there.
+        batch.steps.append(
+            Step(["nft", "-f", "-"], f"add table {QUALIFIED}\ndelete table {QUALIFIED}\n")
+        )
+        batch.actions.append(f"removed table {QUALIFIED}")
+        return batch
 
     def enforced(self, state: NftState) -> set[IPNetwork]:
         state.require_elements("enforced")

@@ -40,9 +40,20 @@ class Status:
         self.safeguards: bool | None = None
         self.drift: list[str] | None = None
         self.attention: list[str] = []
+        self.auto_reason: str | None = None
         try:
             backend = rt.backend
             self.backend = backend.describe()
+            if rt.config.backend == "auto":
+                from ..backends import auto_choice
+
+                self.auto_reason = auto_choice(rt.config, ledger.get_meta("auto_backend"))[1]
+            in_kernel = ledger.get_meta("backend")
+            if in_kernel and in_kernel != backend.name:
+                self.attention.append(
+                    f"the blocks are still enforced by the {in_kernel} backend: the next "
+                    f"expiry sweep moves them to {backend.name} (or run activeresponse restore)"
+                )
             state = backend.read(FAMILIES)
             self.safeguards = backend.safeguards_ok(state)
             self.drift = backend.plan_sync(state, live, FAMILIES).actions
@@ -70,6 +81,7 @@ class Status:
     def as_dict(self) -> dict:
         return {
             "backend": self.backend,
+            "auto": self.auto_reason,
             "safeguards": self.safeguards,
             "active_blocks": self.active,
             "due_blocks": self.due,
@@ -97,7 +109,8 @@ class Status:
             ago = format_duration(t - self.last_expire)
             sweep = f"last run {local_time(self.last_expire)} ({ago} ago)"
         return [
-            ("backend", self.backend or "unavailable"),
+            ("backend", (self.backend or "unavailable")
+             + (f" (auto: {self.auto_reason})" if self.auto_reason else "")),
             ("safeguards", {True: "in place", False: "MISSING", None: "unknown"}[self.safeguards]),
             ("blocks", blocks),
             ("next expiry", "none" if self.next_expiry is None else

@@ -168,7 +168,7 @@ def test_allow_add_remove(box: AgentSandbox) -> None:
 def test_admin_block_guard_and_force(box: AgentSandbox) -> None:
     out = ok(box.cli("block", "203.0.113.128/25", "--for", "2h", "--reason", "scanner"))
     assert "blocked 203.0.113.128/25 for 2h" in out
-    assert box.drops(4) == ["203.0.113.128"]
+    assert box.drops(4) == ["203.0.113.128/25"]
     assert box.cli("block", "10.20.0.0/16").returncode == 3
     ok(box.cli("block", "10.20.0.0/16", "--force", "--permanent"))
     assert box.cli("block", "127.0.0.1", "--force").returncode == 3  # never, even forced
@@ -248,7 +248,7 @@ def test_restore_after_reboot(box: AgentSandbox) -> None:
     box.ns.run(["nft", "flush", "ruleset"])  # what a reboot leaves
     out = ok(box.cli("restore"))
     assert "expired 192.0.2.99" in out and "3 block(s) in force" in out
-    assert sorted(box.drops(4)) == ["192.0.2.7", "203.0.113.128"]
+    assert sorted(box.drops(4)) == ["192.0.2.7", "203.0.113.128/25"]
     assert box.drops(6) == ["2001:db8::7"]
     assert box.rules("FORWARD", 6)[0].startswith("-s ::1/128")
 

@@ -96,3 +96,22 @@ def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(StateError, match="ledger"):
         Ledger(str(path))
+
+
+def test_upsert_many_ids_and_repeats(ledger: Ledger) -> None:
+    with ledger.transaction():
+        ledger.upsert(block("192.0.2.1", 1600.0))
+    batch = [block("192.0.2.1", 2000.0), block("192.0.2.2", 1700.0), block("192.0.2.3"),
+             block("192.0.2.2", 1800.0)]  # fmt: skip
+    with ledger.transaction():
+        results = ledger.upsert_many(batch)
+    assert [(b.address, new) for b, new in results] == [
+        ("192.0.2.1", False),
+        ("192.0.2.2", True),
+        ("192.0.2.3", True),
+        ("192.0.2.2", False),
+    ]
+    stored = {b.address: b for b in ledger.active()}
+    assert stored["192.0.2.1"].expires == 2000.0 and stored["192.0.2.1"].hits == 2
+    assert stored["192.0.2.2"].expires == 1800.0 and stored["192.0.2.2"].hits == 2
+    assert {b.address: b.id for b, _ in results} == {a: b.id for a, b in stored.items()}
