@@ -28,7 +28,7 @@ from ..runner import run
 from . import elements
 from .base import FAMILIES, Backend, Batch, Step
 from .elements import element_text
-from .iptables import CHAIN, TAG, FamilyState, XtablesBackend, _source_text
+from .iptables import CHAIN, REBUILD_AFTER, TAG, FamilyState, XtablesBackend, _source_text
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
 if TYPE_CHECKING:
@@ -205,7 +205,12 @@ class IpsetBackend(XtablesBackend):
         actions: list[str] = []
         if exact:
             if lookups != [f"{n} src" for n in names] or len(ours) != len(names):
-                lines.extend(f"-D {CHAIN} {r.text}" for r in ours)
+                if len(ours) > REBUILD_AFTER:  # e.g. 100,000 per-address rules to replace
+                    others = [r.text for r in state.rules.get(CHAIN, []) if not r.tagged]
+                    lines.append(f"-F {CHAIN}")
+                    lines.extend(f"-A {CHAIN} {text}" for text in others)
+                else:
+                    lines.extend(f"-D {CHAIN} {r.text}" for r in ours)
                 lines.extend(f"-A {CHAIN} {set_rule(n)}" for n in names)
                 actions.append(f"rebuilt {CHAIN}: DROP sources in {', '.join(names)}")
             return lines, actions

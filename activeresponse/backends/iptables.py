@@ -247,6 +247,33 @@ class XtablesBackend(Backend):
         return all(fs.hook_ok(h) for fs in tables.values() for h in HOOKS)
 
 
+# iptables finds the rule a -D names by searching the chain (iptables-nft compares every
+# rule), so thousands of deletes from a long chain take minutes. Beyond this many, the
+# chain is flushed and refilled with what stays, in the same transaction: as atomic, and
+# with 100,000 rules about 2 s instead of a timeout.
+REBUILD_AFTER = 200
+
+
+def _rebuild(
+    state: FamilyState, wanted: dict[str, IPNetwork], gone: set[str], exact: bool
+) -> list[str]:
+    """restore lines that flush our chain and refill it with what should stay."""
+    keep: list[str] = []
+    seen: set[str] = set()
+    for rule in state.rules.get(CHAIN, []):
+        if not rule.tagged:
+            keep.append(rule.text)  # somebody else's rule in our chain: left alone
+        elif rule.target == "DROP" and rule.source:
+            if rule.source in seen or rule.source in gone or (exact and rule.source not in wanted):
+                continue
+            seen.add(rule.source)
+            keep.append(rule.text)
+        elif not exact:
+            keep.append(rule.text)
+    keep.extend(drop_rule(net) for src, net in wanted.items() if src not in seen)
+    return [f"-F {CHAIN}", *(f"-A {CHAIN} {text}" for text in keep)]
+
+
 class IptablesBackend(XtablesBackend):
     name = "iptables"
 
@@ -285,6 +312,8 @@ class IptablesBackend(XtablesBackend):
                 if rule.tagged and not (rule.target == "DROP" and rule.source):
                     lines.append(f"-D {CHAIN} {rule.text}")
                     actions.append(f"removed foreign rule of ours from {CHAIN}: {rule.text}")
+        if sum(line.startswith("-D ") for line in lines) > REBUILD_AFTER:
+            lines = _rebuild(state, wanted, gone, exact)
         return lines, actions
 
     def plan(

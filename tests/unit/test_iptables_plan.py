@@ -140,3 +140,30 @@ def test_enforced_and_safeguards() -> None:
     assert b.enforced(state) == {ipaddress.ip_network(a) for a in ("192.0.2.7", "192.0.2.8")}
     assert b.safeguards_ok(state)
     assert not b.safeguards_ok({4: parse_save(EMPTY, 4)})
+
+
+def test_many_removals_rebuild_the_chain_in_one_transaction() -> None:
+    lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":ACTIVERESPONSE - [0:0]",
+             "-A INPUT -s 127.0.0.1/32 -m comment --comment activeresponse -j ACCEPT",
+             "-A INPUT -m comment --comment activeresponse -j ACTIVERESPONSE",
+             "-A FORWARD -s 127.0.0.1/32 -m comment --comment activeresponse -j ACCEPT",
+             "-A FORWARD -m comment --comment activeresponse -j ACTIVERESPONSE",
+             "-A ACTIVERESPONSE -s 198.51.100.1/32 -j LOG"]  # fmt: skip
+    lines += [f"-A ACTIVERESPONSE -s 10.0.{i // 250}.{i % 250 + 1}/32 -m comment --comment "
+              "activeresponse -j DROP" for i in range(1000)]  # fmt: skip
+    state = {4: parse_save("\n".join(lines) + "\nCOMMIT\n", 4)}
+    gone = [ipaddress.ip_network(f"10.0.{i // 250}.{i % 250 + 1}") for i in range(300)]
+    payload = backend().plan(state, add=[blk("192.0.2.7")], remove=gone).steps[0].payload
+    rules = payload.splitlines()
+    assert rules[1] == "-F ACTIVERESPONSE" and not any(r.startswith("-D") for r in rules)
+    appended = [r for r in rules if r.startswith("-A ACTIVERESPONSE")]
+    assert len(appended) == 1 + 700 + 1  # the foreign LOG rule, the 700 kept, the new one
+    assert appended[0] == "-A ACTIVERESPONSE -s 198.51.100.1/32 -j LOG"
+    assert "-s 10.0.0.1/32" not in payload and "-s 10.0.3.250/32" in payload
+    assert appended[-1].startswith("-A ACTIVERESPONSE -s 192.0.2.7/32")
+    synced = backend().plan_sync(state, [blk("10.0.0.1")], [4]).steps[0].payload.splitlines()
+    assert synced[1] == "-F ACTIVERESPONSE"
+    assert [r for r in synced if r.startswith("-A ACTIVERESPONSE")] == [
+        "-A ACTIVERESPONSE -s 198.51.100.1/32 -j LOG",
+        "-A ACTIVERESPONSE -s 10.0.0.1/32 -m comment --comment activeresponse -j DROP",
+    ]
