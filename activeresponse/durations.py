@@ -4,6 +4,7 @@ and as we print them."""
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from .errors import UsageError
 
@@ -55,4 +56,9 @@ def local_time(ts: float | None) -> str:
 def iso_utc(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return _iso_second(int(ts))
+
+
+@lru_cache(maxsize=4096)  # an import gives thousands of blocks the same second
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))

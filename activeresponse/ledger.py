@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from .errors import StateError
 from .fileutil import check_private, ensure_dir
-from .model import Block, network_of
+from .model import Block
 
 SCHEMA_VERSION = 1
 
@@ -60,7 +60,9 @@ _BLOCK_COLUMNS = (
 
 def _block(row: tuple) -> Block:
     return Block(
-        network_of(row[1]),
+        None,
+        address=row[1],
+        family=6 if ":" in row[1] else 4,
         id=row[0],
         created=row[2],
         expires=row[3],

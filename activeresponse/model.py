@@ -23,13 +23,14 @@ class Block:
     """
 
     __slots__ = (
+        "_family",
+        "_network",
         "address",
         "alert_id",
         "created",
         "expires",
         "hits",
         "id",
-        "network",
         "offence",
         "origin",
         "reason",
@@ -39,7 +40,7 @@ class Block:
 
     def __init__(
         self,
-        network: IPNetwork,
+        network: IPNetwork | None,
         *,
         created: float,
         expires: float | None,
@@ -51,10 +52,16 @@ class Block:
         id: int | None = None,
         hits: int = 1,
         offence: int = 1,
+        address: str = "",
+        family: int = 0,
     ) -> None:
-        self.network = network
+        """``network``; or, for a row read back from the ledger, None with its canonical
+        ``address`` and ``family`` (the network object is then made on first use: listing
+        100,000 blocks need not parse 100,000 addresses)."""
+        self._network = network
         #: Canonical text: ``192.0.2.7`` for one address, ``198.51.100.0/24`` for a net.
-        self.address = network_text(network)
+        self.address = network_text(network) if network is not None else address
+        self._family = network.version if network is not None else family
         self.created = created
         self.expires = expires
         self.origin = origin
@@ -67,8 +74,14 @@ class Block:
         self.offence = offence
 
     @property
+    def network(self) -> IPNetwork:
+        if self._network is None:
+            self._network = ipaddress.ip_network(self.address)
+        return self._network
+
+    @property
     def family(self) -> int:
-        return self.network.version
+        return self._family
 
     @property
     def is_single(self) -> bool:
@@ -83,11 +96,6 @@ class Block:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Block):
             return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__ if k != "_network")
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def network_of(text: str) -> IPNetwork:
-    """Rebuild a network from its canonical ledger text (already validated on the way in)."""
-    return ipaddress.ip_network(text)

@@ -122,6 +122,12 @@ class Backend:
         """The networks the snapshot shows as blocked by us."""
         raise NotImplementedError
 
+    def enforced_addresses(self, state: Any) -> set[str]:
+        """:meth:`enforced` as canonical texts (what ``Block.address`` holds)."""
+        from ..addresses import network_text
+
+        return {network_text(n) for n in self.enforced(state)}
+
     def safeguards_ok(self, state: Any) -> bool:
         """Whether the snapshot has every safeguard (and hook) where it belongs."""
         raise NotImplementedError

@@ -398,6 +398,16 @@ class IpsetBackend(XtablesBackend):
             found.update(ipaddress.ip_network(src) for src in table.our_drops())
         return found
 
+    def enforced_addresses(self, state: IpsetState) -> set[str]:
+        state.require_elements("enforced")
+        found: set[str] = set()
+        for family, table in state.tables.items():
+            for name in set_names(family):
+                if name in state.sets:
+                    found.update(state.sets[name].elements)  # keyed by canonical text
+            found.update(elements.canonical(src) for src in table.our_drops())
+        return found
+
     def safeguards_ok(self, state: IpsetState) -> bool:
         """Hooks in place, and every set exists and is looked up from our chain."""
         if not self.hooks_ok(state.tables):

@@ -571,6 +571,15 @@ class NftablesBackend(Backend):
             for key in nset.elements
         }
 
+    def enforced_addresses(self, state: NftState) -> set[str]:
+        state.require_elements("enforced")
+        return {
+            key
+            for name, nset in state.sets.items()
+            if set_family(name) in state.families
+            for key in nset.elements  # keyed by canonical text
+        }
+
     def safeguards_ok(self, state: NftState) -> bool:
         sets = {n for n in state.sets if set_family(n)}
         if not {"v4", "v6"} <= sets:

@@ -33,12 +33,12 @@ def command(app: object, as_json: bool, show_foreign: bool) -> int:
     t = now()
     blocks = numbered_blocks(rt)
     try:
-        enforced = rt.backend.enforced(rt.backend.read(FAMILIES))
+        enforced = rt.backend.enforced_addresses(rt.backend.read(FAMILIES))
         where = rt.backend.location()
     except ActiveResponseError as exc:
         click.echo(f"activeresponse: cannot read the firewall: {exc}", err=True)
         enforced, where = None, ""
-    rows = [block_row(n, b, None if enforced is None else b.network in enforced, where, t)
+    rows = [block_row(n, b, None if enforced is None else b.address in enforced, where, t)
             for n, b in blocks]  # fmt: skip
     hooks = [r.as_dict() for r in foreign.hook_rules()] if show_foreign else None
     if as_json:
