@@ -76,27 +76,32 @@ def _block(row: tuple) -> Block:
     )
 
 
+def open_private_db(path: str, schema: str, version: int, *, what: str) -> sqlite3.Connection:
+    """One of our SQLite files: directory 0700, file (and its -wal/-shm) 0600, refused if
+    unsafe, WAL with full fsync, ``schema`` applied once per ``version``."""
+    ensure_dir(os.path.dirname(path) or ".", 0o700)
+    check_private(path, what=what)
+    old_umask = os.umask(0o077)
+    try:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        if db.execute("PRAGMA user_version").fetchone()[0] != version:
+            # Idempotent, and serialised by BEGIN IMMEDIATE if two processes race.
+            db.executescript(f"BEGIN IMMEDIATE;{schema}PRAGMA user_version={version};COMMIT;")
+        return db
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"{what} {path}: {exc}") from None
+    finally:
+        os.umask(old_umask)
+
+
 class Ledger:
     """Access to the ledger file. Use :meth:`transaction` around every change."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        ensure_dir(os.path.dirname(path) or ".", 0o700)
-        check_private(path, what="ledger")
-        old_umask = os.umask(0o077)  # the db and its -wal/-shm files: 0600
-        try:
-            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                # Idempotent, and serialised by BEGIN IMMEDIATE if two processes race.
-                self._db.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"ledger {path}: {exc}") from None
-        finally:
-            os.umask(old_umask)
+        self._db = open_private_db(path, _SCHEMA, SCHEMA_VERSION, what="ledger")
 
     def close(self) -> None:
         self._db.close()

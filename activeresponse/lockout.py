@@ -76,3 +76,12 @@ def default_gateways() -> set[IPAddress]:
 def _add(found: set[IPAddress], text: str) -> None:
     with contextlib.suppress(InvalidAddress):
         found.add(parse_ip(text))
+
+
+def protected(force: bool) -> dict[IPAddress, str]:
+    """What an admin's block must not hit unless forced, with the reason to show."""
+    if force:
+        return {}
+    found: dict[IPAddress, str] = {a: "the default gateway" for a in default_gateways()}
+    found.update({a: "your SSH session's address" for a in ssh_session_addresses()})
+    return found

@@ -22,7 +22,12 @@ import math
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
     from ..addresses import IPNetwork
+    from ..model import Block
+    from .base import Batch
 
 # The longest element timeout, in seconds: 2**31 ms, ipset's own limit and the largest
 # every kernel we run on takes for nftables too.
@@ -79,3 +84,37 @@ def network(text: str) -> IPNetwork:
     if "/" in text or ":" in text:
         return ipaddress.ip_network(text)
     return ipaddress.IPv4Network(text)
+
+
+class ElementPlans:
+    """``plan`` and ``plan_sync`` of the set backends: both come down to their
+    ``_plan(state, families, wanted, remove, exact, now)``."""
+
+    def _plan(self, state, families, wanted, remove, exact, now):
+        raise NotImplementedError
+
+    def plan(
+        self,
+        state: Any,
+        *,
+        add: Iterable[Block] = (),
+        remove: Iterable[IPNetwork] = (),
+        now: float | None = None,
+    ) -> Batch:
+        """``now`` (default: the clock) is the time element timeouts are counted from."""
+        adds, removes = list(add), list(remove)
+        families = sorted({b.family for b in adds} | {n.version for n in removes})
+        return self._plan(state, families, adds, removes, exact=False, now=now)
+
+    def plan_sync(
+        self,
+        state: Any,
+        blocks: Iterable[Block],
+        families: Iterable[int],
+        *,
+        now: float | None = None,
+    ) -> Batch:
+        state.require_elements("plan_sync")
+        families = sorted(set(families))
+        wanted = [b for b in blocks if b.family in families]
+        return self._plan(state, families, wanted, [], exact=True, now=now)

@@ -27,7 +27,7 @@ from ..model import Block
 from ..runner import run
 from . import elements
 from .base import FAMILIES, Backend, Batch, Step
-from .elements import element_text
+from .elements import ElementPlans, element_text
 from .iptables import CHAIN, REBUILD_AFTER, TAG, FamilyState, XtablesBackend, _source_text
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
@@ -153,7 +153,7 @@ def _add_line(name: str, key: str, timeout: int | None) -> str:
     return f"add {name} {key} timeout {timeout or 0}"
 
 
-class IpsetBackend(XtablesBackend):
+class IpsetBackend(ElementPlans, XtablesBackend):
     name = "ipset"
     timeout_cap = TIMEOUT_CAP
 
@@ -358,32 +358,6 @@ class IpsetBackend(XtablesBackend):
         if restore:
             batch.steps.append(Step(["ipset", "restore", "-exist"], "\n".join(restore) + "\n"))
         return self.restore_batch(per_family, batch)
-
-    def plan(
-        self,
-        state: IpsetState,
-        *,
-        add: Iterable[Block] = (),
-        remove: Iterable[IPNetwork] = (),
-        now: float | None = None,
-    ) -> Batch:
-        """``now`` (default: the clock) is the time element timeouts are counted from."""
-        adds, removes = list(add), list(remove)
-        families = sorted({b.family for b in adds} | {n.version for n in removes})
-        return self._plan(state, families, adds, removes, exact=False, now=now)
-
-    def plan_sync(
-        self,
-        state: IpsetState,
-        blocks: Iterable[Block],
-        families: Iterable[int],
-        *,
-        now: float | None = None,
-    ) -> Batch:
-        state.require_elements("plan_sync")
-        families = sorted(set(families))
-        wanted = [b for b in blocks if b.family in families]
-        return self._plan(state, families, wanted, [], exact=True, now=now)
 
     def enforced(self, state: IpsetState) -> set[IPNetwork]:
         """Elements of our sets, and per-address drops of ours still in the chain."""

@@ -43,7 +43,7 @@ from ..model import Block
 from ..runner import run
 from . import elements
 from .base import FAMILIES, Backend, Batch, Step
-from .elements import element_text
+from .elements import ElementPlans, element_text
 
 TYPE_CHECKING = False  # typing costs start-up; these are for annotations only
 if TYPE_CHECKING:
@@ -295,7 +295,7 @@ class _Plan:
         self.after: set[str] = set()
 
 
-class NftablesBackend(Backend):
+class NftablesBackend(ElementPlans, Backend):
     name = "nftables"
     timeout_cap = TIMEOUT_CAP
 
@@ -524,30 +524,6 @@ class NftablesBackend(Backend):
         return (
             f"add set {QUALIFIED} {name} {{ type {type_}; flags {', '.join(order)}; size {size}; }}"
         )
-
-    def plan(
-        self,
-        state: NftState,
-        *,
-        add: Iterable[Block] = (),
-        remove: Iterable[IPNetwork] = (),
-        now: float | None = None,
-    ) -> Batch:
-        """``now`` (default: the clock) is the time element timeouts are counted from."""
-        adds, removes = list(add), list(remove)
-        families = sorted({b.family for b in adds} | {n.version for n in removes})
-        return self._plan(state, families, adds, removes, exact=False, now=now)
-
-    def plan_sync(
-        self,
-        state: NftState,
-        blocks: Iterable[Block],
-        families: Iterable[int],
-        *,
-        now: float | None = None,
-    ) -> Batch:
-        state.require_elements("plan_sync")
-        return self._plan(state, sorted(set(families)), list(blocks), [], exact=True, now=now)
 
     def apply(self, batch: Batch) -> None:
         for step in batch.steps:

@@ -7,7 +7,7 @@ import click
 from .. import operations
 from ..durations import format_duration, parse_duration
 from ..errors import UsageError
-from ..lockout import default_gateways, ssh_session_addresses
+from ..lockout import protected
 from .common import expires_text, now, target
 
 
@@ -37,12 +37,8 @@ def command(app: object, address: str, duration: str | None, permanent: bool, re
     net = target(address)
     timeout = None if permanent else (
         parse_duration(duration) if duration else rt.config.admin_block_timeout)  # fmt: skip
-    protected = {}
-    if not force:
-        protected.update({a: "your SSH session's address" for a in ssh_session_addresses()})
-        protected.update({a: "the default gateway" for a in default_gateways()})
     result = operations.block(rt, net, timeout=timeout, origin="admin", reason=reason,
-                              force_width=force, protected=protected)  # fmt: skip
+                              force_width=force, protected=protected(force))  # fmt: skip
     b = result.block
     verb = "blocked" if result.new else "already blocked; extended"
     length = "" if timeout is None else f" for {format_duration(timeout)}"

@@ -10,7 +10,7 @@ import click
 from .. import bulk, operations
 from ..errors import REFUSED
 from ..fileutil import write_atomic
-from ..lockout import default_gateways, ssh_session_addresses
+from ..lockout import protected
 from .common import now
 
 
@@ -52,15 +52,11 @@ def import_(app: object, source: str, duration: str | None, reason: str, force: 
     entries, bad = bulk.parse_lines(_read(source))
     items = [(e.line, e.network, default if e.duration is bulk.DEFAULT else e.duration)
              for e in entries]  # fmt: skip
-    protected = {}
-    if not force:
-        protected.update({a: "your SSH session's address" for a in ssh_session_addresses()})
-        protected.update({a: "the default gateway" for a in default_gateways()})
     show_bar = sys.stderr.isatty() and len(items) >= 1000
     with click.progressbar(length=len(items), label="checking", file=sys.stderr) if show_bar \
             else _NoBar() as bar:  # fmt: skip
         stored, refused = operations.block_many(
-            rt, items, reason=reason, force_width=force, protected=protected,
+            rt, items, reason=reason, force_width=force, protected=protected(force),
             progress=bar.update, now=now())  # fmt: skip
     problems = sorted(bad + refused)
     for line, why in problems[:50]:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 
 from ..errors import StateError
-from ..fileutil import check_private, ensure_dir
+from ..ledger import open_private_db
 
 SCHEMA_VERSION = 1
 
@@ -91,21 +91,7 @@ class Spool:
         self.path = path
         if not create and not os.path.exists(path):
             raise FileNotFoundError(path)
-        ensure_dir(os.path.dirname(path) or ".", 0o700)
-        check_private(path, what="notification spool")
-        old_umask = os.umask(0o077)  # the db and its -wal/-shm files: 0600
-        try:
-            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                self._db.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"notification spool {path}: {exc}") from None
-        finally:
-            os.umask(old_umask)
+        self._db = open_private_db(path, _SCHEMA, SCHEMA_VERSION, what="notification spool")
 
     def close(self) -> None:
         self._db.close()
