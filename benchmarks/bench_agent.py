@@ -15,7 +15,9 @@ Baselines (same namespace, same addresses):
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,6 +70,8 @@ def inside(n: int, preload: int) -> None:
     from activeresponse.launcher import write_launcher
 
     work = Path(tempfile.mkdtemp(prefix="ar-bench-"))
+
+    atexit.register(shutil.rmtree, work, True)  # leave nothing behind
     (work / "ossec/active-response/bin").mkdir(parents=True)
     (work / "ossec/etc/shared").mkdir(parents=True)
     (work / "ossec/logs").mkdir()

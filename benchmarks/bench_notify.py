@@ -20,8 +20,10 @@ the same for e-mail, which is only spooled there):
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,6 +77,8 @@ def inside(n: int, preload: int) -> None:
     from activeresponse.launcher import write_launcher
 
     work = Path(tempfile.mkdtemp(prefix="ar-bench-notify-"))
+
+    atexit.register(shutil.rmtree, work, True)  # leave nothing behind
     (work / "ossec/active-response/bin").mkdir(parents=True)
     (work / "ossec/etc/shared").mkdir(parents=True)
     (work / "ossec/logs").mkdir()
