@@ -73,6 +73,9 @@ class Status:
                 "activeresponse-expire.timer installed? (activeresponse install)"
             )
         self.mode, self.mode_source = agent_mode(rt.tree)
+        from plesk.detect import detect
+
+        self.plesk = detect(rt.config.plesk_root, ask_cli=False).describe()
         self.allow_entries = len(ledger.active_allows(t)) + len(rt.config.allowlist)
         self.config = app.config.source  # type: ignore[attr-defined]
         if self.drift:
@@ -87,6 +90,7 @@ class Status:
             "due_blocks": self.due,
             "next_expiry": iso_utc(self.next_expiry),
             "drift": self.drift,
+            "plesk": self.plesk,
             "mode": self.mode,
             "mode_source": self.mode_source,
             "last_expire": iso_utc(self.last_expire),
@@ -117,6 +121,7 @@ class Status:
              f"{local_time(self.next_expiry)} (in {format_duration(self.next_expiry - t)})"),
             ("kernel", kernel),
             ("mode", f"{self.mode.upper()} ({self.mode_source})"),
+            ("plesk", self.plesk),
             ("expiry sweep", sweep),
             ("allow entries", str(self.allow_entries)),
             ("config", self.config),

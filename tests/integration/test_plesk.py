@@ -288,3 +288,33 @@ def test_an_apply_already_running_is_waited_for(
     applies = fake.applies()
     assert len(applies) == 2 and applies[1]["start"] >= applies[0]["end"]
     assert drops(box, "INPUT") == ["192.0.2.80"]
+
+
+def test_admin_commands_on_the_plesk_backend(box: AgentSandbox, fake: FakePlesk) -> None:
+    """status, list, delete N, expire and flush work as on the other backends."""
+    for i, source in enumerate(("198.51.100.5", "198.51.100.6", "198.51.100.7")):
+        assert box.ossec("add", "-", source, f"1.{i}", "5712").returncode == 0
+    status = box.cli("status", "--json")
+    info = json.loads(status.stdout)
+    assert status.returncode == 0, status.stderr
+    assert info["backend"].startswith("plesk") and "Plesk 18.0" in info["plesk"]
+    rows = json.loads(box.cli("list", "--json").stdout)["blocks"]
+    assert [(r["number"], r["address"], r["enforced"]) for r in rows] == [
+        (1, "198.51.100.5", True),
+        (2, "198.51.100.6", True),
+        (3, "198.51.100.7", True),
+    ]
+    assert box.cli("delete", "2", "--yes").returncode == 0
+    assert sorted(drops(box, "INPUT")) == ["198.51.100.5", "198.51.100.7"]
+    assert "198.51.100.6" not in our_rules(fake)["activeresponse-deny-incoming-1"]
+    import sqlite3
+
+    with sqlite3.connect(box.state / "ledger.sqlite3") as db:
+        db.execute("UPDATE blocks SET expires = ? WHERE address = '198.51.100.5'",
+                   (time.time() - 1,))  # fmt: skip
+    out = box.cli("expire")
+    assert out.returncode == 0 and "expired 198.51.100.5" in out.stdout
+    assert drops(box, "INPUT") == ["198.51.100.7"]
+    assert box.cli("flush", "--yes").returncode == 0
+    assert drops(box, "INPUT") == [] and drops(box, "FORWARD") == []
+    assert "-s 127.0.0.1/32 -j ACCEPT" in box.rules("INPUT", 4)  # the localhost rules stay
