@@ -103,7 +103,10 @@ class ElementPlans:
     ) -> Batch:
         """``now`` (default: the clock) is the time element timeouts are counted from."""
         adds, removes = list(add), list(remove)
-        families = sorted({b.family for b in adds} | {n.version for n in removes})
+        # Every family read (first use sets all of them up), and those the change touches.
+        families = sorted(
+            set(state.families) | {b.family for b in adds} | {n.version for n in removes}
+        )
         return self._plan(state, families, adds, removes, exact=False, now=now)
 
     def plan_sync(

@@ -139,6 +139,10 @@ class IpsetState:
         self.read_at = read_at
         self.complete = complete
 
+    @property
+    def families(self) -> list[int]:
+        return list(self.tables)
+
     def expiry(self, ipset: IpSet, key: str) -> float | None:
         """Unix time the kernel drops this element, ``None`` if permanent."""
         left = ipset.elements[key]

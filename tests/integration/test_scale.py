@@ -167,3 +167,21 @@ def test_changing_the_configured_backend_is_migrated_by_restore(auto_box: AgentS
     assert "migrated 1 block(s) from iptables to nftables" in out
     assert read_as(box, "nftables") == ["192.0.2.66"] and read_as(box, "iptables") == []
     assert box.cli("status").returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["ipset", "nftables"])
+def test_kernel_expired_element_and_ledger_agree_after_expire(
+    tmp_path: Path, ns: Namespace, kind: str
+) -> None:
+    box = AgentSandbox(tmp_path, ns, kind, timeout=2)
+    try:
+        assert box.ossec("add", "-", "192.0.2.7", "1.1", "5712").returncode == 0
+        assert box.blocked(4) == ["192.0.2.7"]
+        time.sleep(3)
+        assert box.blocked(4) == []  # the kernel dropped it on time, nothing of ours ran
+        assert [r[0] for r in box.ledger_rows()] == ["192.0.2.7"]
+        out = ok(box.cli("expire"))
+        assert "expired 192.0.2.7" in out and "repaired" not in out
+        assert box.ledger_rows() == [] and box.cli("status").returncode == 0
+    finally:
+        box.cleanup()

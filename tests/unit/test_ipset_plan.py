@@ -63,8 +63,8 @@ def ready(save: str = SAVE, read_at: float = NOW) -> IpsetState:
     return IpsetState(parse_ipset_save(save), tables, read_at)
 
 
-def empty() -> IpsetState:
-    tables = {4: parse_save(EMPTY_TABLE, 4), 6: parse_save(EMPTY_TABLE, 6)}
+def empty(families: tuple[int, ...] = (4, 6)) -> IpsetState:
+    tables = {f: parse_save(EMPTY_TABLE, f) for f in families}
     return IpsetState({}, tables, NOW)
 
 
@@ -126,8 +126,16 @@ def test_plan_from_a_terse_snapshot_writes_idempotent_changes() -> None:
     assert b.safeguards_ok(terse())
 
 
-def test_first_add_creates_sets_then_the_layout() -> None:
+def test_first_add_sets_up_every_family_read() -> None:
+    """Given both families (first use), the plan sets up IPv6 too."""
     batch = backend().plan(empty(), add=[blk("192.0.2.7", NOW + 599.2)], now=NOW)
+    assert [s.argv[0] for s in batch.steps] == ["ipset", "iptables-nft-restore",
+                                                "ip6tables-nft-restore"]  # fmt: skip
+    assert "create activeresponse-v6 hash:ip family inet6" in batch.steps[0].payload
+
+
+def test_first_add_creates_sets_then_the_layout() -> None:
+    batch = backend().plan(empty((4,)), add=[blk("192.0.2.7", NOW + 599.2)], now=NOW)
     assert [s.argv for s in batch.steps] == [
         ["ipset", "restore", "-exist"],
         ["iptables-nft-restore", "-w", "10", "--noflush"],
