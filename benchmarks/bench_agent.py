@@ -67,17 +67,11 @@ def flush(variant: str) -> None:
 
 
 def inside(n: int, preload: int) -> None:
-    from activeresponse.launcher import write_launcher
+    from agenttree import make_agent_tree
 
     work = Path(tempfile.mkdtemp(prefix="ar-bench-"))
-
     atexit.register(shutil.rmtree, work, True)  # leave nothing behind
-    (work / "ossec/active-response/bin").mkdir(parents=True)
-    (work / "ossec/etc/shared").mkdir(parents=True)
-    (work / "ossec/logs").mkdir()
-    exe = work / "ossec/active-response/bin/firewall-drop.sh"
-    write_launcher(str(exe))
-    (work / "ossec/etc/shared/ar.conf").write_text("firewall-drop600 - firewall-drop.sh - 600\n")
+    (exe,) = make_agent_tree(work)
     shell = work / "ossec-like.sh"
     shell.write_text(OSSEC_LIKE)
     shell.chmod(0o755)

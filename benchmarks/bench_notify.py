@@ -74,21 +74,11 @@ def wazuh_input(address: str) -> bytes:
 
 
 def inside(n: int, preload: int) -> None:
-    from activeresponse.launcher import write_launcher
+    from agenttree import make_agent_tree
 
     work = Path(tempfile.mkdtemp(prefix="ar-bench-notify-"))
-
     atexit.register(shutil.rmtree, work, True)  # leave nothing behind
-    (work / "ossec/active-response/bin").mkdir(parents=True)
-    (work / "ossec/etc/shared").mkdir(parents=True)
-    (work / "ossec/logs").mkdir()
-    ossec_exe = work / "ossec/active-response/bin/firewall-drop.sh"
-    wazuh_exe = work / "ossec/active-response/bin/firewall-drop"
-    write_launcher(str(ossec_exe))
-    write_launcher(str(wazuh_exe))
-    (work / "ossec/etc/shared/ar.conf").write_text(
-        "firewall-drop600 - firewall-drop.sh - 600\nfirewall-drop600 - firewall-drop - 600\n"
-    )
+    ossec_exe, wazuh_exe = make_agent_tree(work, ("firewall-drop.sh", "firewall-drop"))
     flush("nft")
     envs = {}
     for i, (mode, extra) in enumerate(MODES.items()):

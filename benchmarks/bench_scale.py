@@ -49,16 +49,11 @@ class Box:
     """An agent tree + config in a temp dir, for one backend, run inside ``ns``."""
 
     def __init__(self, ns, backend: str) -> None:
-        from activeresponse.launcher import write_launcher
+        from agenttree import make_agent_tree
 
         self.ns = ns
         self.work = Path(tempfile.mkdtemp(prefix="ar-scale-"))
-        (self.work / "ossec/active-response/bin").mkdir(parents=True)
-        (self.work / "ossec/etc/shared").mkdir(parents=True)
-        (self.work / "ossec/logs").mkdir()
-        self.exe = self.work / "ossec/active-response/bin/firewall-drop.sh"
-        write_launcher(str(self.exe))
-        (self.work / "ossec/etc/shared/ar.conf").write_text("fd600 - firewall-drop.sh - 600\n")
+        (self.exe,) = make_agent_tree(self.work)
         kind, variant = BACKENDS[backend]
         self.config = self.work / "config.toml"
         self.config.write_text(

@@ -87,8 +87,15 @@ def network(text: str) -> IPNetwork:
 
 
 class ElementPlans:
-    """``plan`` and ``plan_sync`` of the set backends: both come down to their
-    ``_plan(state, families, wanted, remove, exact, now)``."""
+    """What the set backends share: a brief read leaves the elements out, and ``plan``
+    and ``plan_sync`` both come down to their ``_plan(state, families, wanted, remove,
+    exact, now)``."""
+
+    def read(self, families, *, elements: bool = True):
+        raise NotImplementedError
+
+    def read_brief(self, families: Iterable[int]) -> Any:
+        return self.read(families, elements=False)
 
     def _plan(self, state, families, wanted, remove, exact, now):
         raise NotImplementedError

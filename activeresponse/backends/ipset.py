@@ -168,9 +168,6 @@ class IpsetBackend(ElementPlans, XtablesBackend):
     def describe(self) -> str:
         return f"ipset (iptables {self.variant})"
 
-    def read_brief(self, families: Iterable[int]) -> IpsetState:
-        return self.read(families, elements=False)
-
     def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> IpsetState:
         """``ipset save`` (``elements=False``: ``ipset list -t``, headers only) and the
         iptables filter table of each family."""

@@ -305,9 +305,6 @@ class NftablesBackend(ElementPlans, Backend):
     def describe(self) -> str:
         return f"nftables (table {QUALIFIED})"
 
-    def read_brief(self, families: Iterable[int]) -> NftState:
-        return self.read(families, elements=False)
-
     def read(self, families: Iterable[int] = FAMILIES, *, elements: bool = True) -> NftState:
         """Our table, listed with ``nft -j``; ``elements=False``: without set elements."""
         if not elements:
